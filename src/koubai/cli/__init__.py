@@ -1,0 +1,27 @@
+"""The ``koubai`` command line: thin commands over the Python API.
+
+Each command parses its options, calls the library and prints. Every command module registers
+itself on :data:`app`; :func:`main` turns user errors into one-line messages and exit code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from koubai.cli._app import app, fail
+
+# Command modules register themselves on `app` when imported.
+from koubai.cli import engine as _engine  # noqa: E402,F401  isort: skip
+
+__all__ = ["app", "fail", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``koubai`` script."""
+    from koubai.errors import KoubaiError
+
+    try:
+        app(args=argv, prog_name="koubai", standalone_mode=True)
+    except (KoubaiError, ValueError) as exc:  # pragma: no cover - typer usually exits first
+        fail(str(exc))
+    sys.exit(0)

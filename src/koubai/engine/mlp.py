@@ -1,0 +1,335 @@
+"""The multi-layer perceptron of the course: Affine → [BatchNorm] → activation → [Dropout] …
+
+``MLP(784, [40, 20], 10)`` builds ``Affine(784,40) Sigmoid Affine(40,20) Sigmoid Affine(20,10)``
+followed by softmax cross-entropy. Parameters are addressed by stable names of the form
+``"layers.<i>.<param>"`` where ``i`` indexes :attr:`MLP.layers`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Literal
+
+import numpy as np
+
+from koubai.engine.init import check_initializer
+from koubai.engine.layers import (
+    Affine,
+    BatchNorm,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SoftmaxCrossEntropy,
+    Tanh,
+    get_convention,
+)
+
+ACTIVATIONS: dict[str, type[Layer]] = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+}
+
+Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu"]
+
+DTYPES = (np.float32, np.float64)
+
+
+def check_activation(name: str) -> str:
+    """Return ``name`` if it is a known activation, else raise a ``ValueError`` listing them."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    return name
+
+
+def check_dtype(dtype) -> np.dtype:
+    """``np.float32`` or ``np.float64`` as a ``np.dtype``; anything else is a ``ValueError``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise ValueError(f"unknown dtype {dtype!r}; choose float32 or float64") from exc
+    if dt not in [np.dtype(d) for d in DTYPES]:
+        raise ValueError(f"unsupported dtype {dt.name!r}; choose float32 or float64")
+    return dt
+
+
+class Parameters(MutableMapping):
+    """A live view of a network's learnable arrays, keyed ``"layers.<i>.<name>"``.
+
+    Reading gives the layer's own array (so in-place updates train the net); assigning copies
+    the new values into the layer after checking the shape. Keys cannot be added or removed.
+    """
+
+    def __init__(self, layers: Sequence[Layer], which: str = "params") -> None:
+        self._layers = layers
+        self._which = which
+
+    def _split(self, key: str) -> tuple[Layer, str]:
+        try:
+            prefix, index, name = key.split(".")
+            layer = self._layers[int(index)]
+            if prefix != "layers" or name not in getattr(layer, self._which):
+                raise KeyError(key)
+        except (ValueError, IndexError, KeyError):
+            raise KeyError(f"no parameter {key!r}; the parameters are {list(self)}") from None
+        return layer, name
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        layer, name = self._split(key)
+        return getattr(layer, self._which)[name]
+
+    def __setitem__(self, key: str, value) -> None:
+        layer, name = self._split(key)
+        store = getattr(layer, self._which)
+        old = store.get(name)
+        value = np.asarray(value)
+        if old is not None and value.shape != old.shape:
+            raise ValueError(f"{key} has shape {old.shape}, got an array of shape {value.shape}")
+        if old is None or value is not old:
+            store[name] = value.astype(old.dtype if old is not None else value.dtype, copy=True)
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("parameters cannot be removed from a network")
+
+    def __iter__(self) -> Iterator[str]:
+        for i, layer in enumerate(self._layers):
+            for name in getattr(layer, self._which):
+                yield f"layers.{i}.{name}"
+
+    def __len__(self) -> int:
+        return sum(len(getattr(layer, self._which)) for layer in self._layers)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k!r}: {v.shape}" for k, v in self.items())
+        return f"{type(self).__name__}({{{shapes}}})"
+
+
+class MLP:
+    r"""A fully connected network trained with softmax cross-entropy.
+
+    Each hidden layer is ``Affine → [BatchNorm] → activation → [Dropout]`` (batch norm after
+    the affine map and before the activation, as in the course); the output layer is ``Affine``.
+    The loss adds the L2 penalty :math:`\tfrac\lambda2 \sum \|W\|^2` when ``weight_decay`` > 0.
+
+    Args:
+        input_size: width of the input (784 for flattened MNIST).
+        hidden_sizes: widths of the hidden layers, e.g. ``[40, 20]``; may be empty.
+        output_size: number of classes.
+        activation: ``"sigmoid"``, ``"tanh"``, ``"relu"`` or ``"leaky_relu"``. Default: sigmoid.
+        init: weight initializer name (see :mod:`koubai.engine.init`). Default: ``"xavier"``.
+        init_std: standard deviation of the ``gauss`` initializer. Default: 0.01.
+        batchnorm: insert batch norm after each hidden affine layer. Default: False.
+        bn_convention: ``"course"``, ``"torch"`` or ``"keras"``. Default: ``"course"``.
+        dropout: drop probability after each hidden activation (0 = none). Default: 0.
+        weight_decay: L2 coefficient :math:`\lambda` on the weights (not biases). Default: 0.
+        seed: seed of the generator behind every random number of this network. Default: 0.
+        dtype: ``np.float32`` or ``np.float64``. Default: float32.
+    Shape: input ``(N, input_size)``, labels ``(N,)`` or one-hot ``(N, output_size)``.
+
+    Example:
+        >>> net = MLP(784, [40, 20], 10, activation="relu", init="he", seed=0)
+        >>> list(net.params)[:2]
+        ['layers.0.W', 'layers.0.b']
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_sizes: Sequence[int],
+        output_size: int,
+        *,
+        activation: Activation = "sigmoid",
+        init: str = "xavier",
+        init_std: float = 0.01,
+        batchnorm: bool = False,
+        bn_convention: str = "course",
+        dropout: float = 0.0,
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        dtype=np.float32,
+    ) -> None:
+        hidden_sizes = list(hidden_sizes) if hidden_sizes is not None else []
+        for what, size in [("input_size", input_size), ("output_size", output_size)]:
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
+                raise ValueError(f"{what} must be a positive integer, got {size!r}")
+        for size in hidden_sizes:
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
+                raise ValueError(f"hidden sizes must be positive integers, got {hidden_sizes!r}")
+        if output_size < 2:
+            raise ValueError(f"output_size must be at least 2 classes, got {output_size}")
+        check_activation(activation)
+        check_initializer(init)
+        get_convention(bn_convention)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        if not (weight_decay >= 0.0 and math.isfinite(weight_decay)):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+        self.config = {
+            "input_size": int(input_size),
+            "hidden_sizes": [int(h) for h in hidden_sizes],
+            "output_size": int(output_size),
+            "activation": activation,
+            "init": init,
+            "init_std": float(init_std),
+            "batchnorm": bool(batchnorm),
+            "bn_convention": bn_convention,
+            "dropout": float(dropout),
+            "weight_decay": float(weight_decay),
+            "seed": int(seed),
+            "dtype": check_dtype(dtype).name,
+        }
+        self.dtype = np.dtype(self.config["dtype"])
+        self.weight_decay = float(weight_decay)
+        self.rng = np.random.default_rng(seed)
+
+        layers: list[Layer] = []
+        sizes = [input_size, *hidden_sizes]
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+            layers.append(self._affine(fan_in, fan_out))
+            if batchnorm:
+                layers.append(BatchNorm(fan_out, convention=bn_convention, dtype=self.dtype))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(Dropout(dropout, rng=self.rng))
+        layers.append(self._affine(sizes[-1], output_size))
+        self.layers: list[Layer] = layers
+        self.loss_layer = SoftmaxCrossEntropy()
+
+    def _affine(self, fan_in: int, fan_out: int) -> Affine:
+        c = self.config
+        return Affine(
+            fan_in, fan_out, init=c["init"], rng=self.rng, dtype=self.dtype, init_std=c["init_std"]
+        )
+
+    # -- parameters ---------------------------------------------------------------------------
+    @property
+    def params(self) -> Parameters:
+        """Learnable arrays by name, from input to output, ``W`` before ``b`` (a live view)."""
+        return Parameters(self.layers, "params")
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """The gradients of the last backward pass, with the same keys as :attr:`params`."""
+        return {
+            f"layers.{i}.{k}": layer.grads[k]
+            for i, layer in enumerate(self.layers)
+            for k in layer.params
+            if k in layer.grads
+        }
+
+    @property
+    def buffers(self) -> Parameters:
+        """Non-learnable state (batch norm's running statistics) by name."""
+        return Parameters(self.layers, "state")
+
+    @property
+    def affine_indices(self) -> list[int]:
+        """Indices in :attr:`layers` of the affine layers, from input to output."""
+        return [i for i, layer in enumerate(self.layers) if isinstance(layer, Affine)]
+
+    def weight_names(self) -> list[str]:
+        """Names of the weight matrices, from the first layer to the output layer."""
+        return [f"layers.{i}.W" for i in self.affine_indices]
+
+    # -- computation --------------------------------------------------------------------------
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        width = self.config["input_size"]
+        if x.ndim != 2 or x.shape[1] != width:
+            raise ValueError(f"input must have shape (N, {width}), got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise ValueError(f"input must be real numbers, got dtype {x.dtype}")
+        return x.astype(self.dtype, copy=False)
+
+    def predict(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+        """Logits ``(N, output_size)`` for input ``(N, input_size)``.
+
+        Args:
+            train: use batch statistics and dropout (True) or the inference mode (False).
+        """
+        out = self._check_input(x)
+        for layer in self.layers:
+            out = layer.forward(out, train=train)
+        return out
+
+    def _penalty(self) -> float:
+        if not self.weight_decay:
+            return 0.0
+        total = sum(float(np.sum(self.layers[i].params["W"] ** 2)) for i in self.affine_indices)
+        return 0.5 * self.weight_decay * total
+
+    def loss(self, x: np.ndarray, t: np.ndarray, *, train: bool = True) -> float:
+        """Mean cross-entropy (plus the L2 penalty) of a batch, in training mode by default."""
+        logits = self.predict(x, train=train)
+        return self.loss_layer.forward(logits, t) + self._penalty()
+
+    def backward(self, dout: float = 1.0) -> None:
+        """Back-propagate from the last :meth:`loss`, filling every layer's ``grads``."""
+        delta = self.loss_layer.backward(dout)
+        for layer in reversed(self.layers):
+            delta = layer.backward(delta)
+        if self.weight_decay:
+            for i in self.affine_indices:
+                layer = self.layers[i]
+                layer.grads["W"] = layer.grads["W"] + self.weight_decay * layer.params["W"]
+
+    def forward_backward(self, x: np.ndarray, t: np.ndarray) -> float:
+        """One training-mode forward and backward pass; returns the loss, fills :attr:`grads`."""
+        loss = self.loss(x, t, train=True)
+        self.backward()
+        return loss
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """Gradients of :meth:`loss` by back-propagation: a dict with the keys of :attr:`params`."""
+        self.forward_backward(x, t)
+        return self.grads
+
+    def accuracy(self, x: np.ndarray, t: np.ndarray, *, batch_size: int = 10_000) -> float:
+        """Share of samples whose arg-max logit is the label (inference mode, in chunks)."""
+        from koubai.engine.functions import labels_to_indices
+
+        x = np.asarray(x)
+        labels = labels_to_indices(t, self.config["output_size"])
+        if labels.shape[0] != x.shape[0]:
+            raise ValueError(f"got {labels.shape[0]} labels for {x.shape[0]} samples")
+        if x.shape[0] == 0:
+            raise ValueError("accuracy of an empty set is undefined")
+        correct = 0
+        for start in range(0, x.shape[0], batch_size):
+            logits = self.predict(x[start : start + batch_size], train=False)
+            correct += int(np.sum(np.argmax(logits, axis=1) == labels[start : start + batch_size]))
+        return correct / x.shape[0]
+
+    # -- serialisation (arrays only: the engine does no I/O) -----------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every parameter and buffer as arrays, plus the configuration as a JSON string array."""
+        out = {k: v.copy() for k, v in self.params.items()}
+        out.update({k: v.copy() for k, v in self.buffers.items()})
+        out["__config__"] = np.array(json.dumps(self.config))
+        return out
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, np.ndarray]) -> MLP:
+        """Rebuild a network saved by :meth:`state_dict` (no pickle involved)."""
+        if "__config__" not in state:
+            raise ValueError("not a koubai network: the '__config__' entry is missing")
+        config = json.loads(str(state["__config__"]))
+        net = cls(**config)
+        expected = set(net.params) | set(net.buffers)
+        missing = expected - set(state)
+        if missing:
+            raise ValueError(f"saved network lacks {sorted(missing)}")
+        for k in net.params:
+            net.params[k] = state[k]
+        for k in net.buffers:
+            net.buffers[k] = state[k]
+        return net
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"MLP(\n{inner}\n  loss: SoftmaxCrossEntropy\n)"
