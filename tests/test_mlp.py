@@ -204,3 +204,14 @@ def test_save_and_load_round_trip(tmp_path, rng):
         koubai.load_mlp(tmp_path / "bad.npz")
     with pytest.raises(koubai.KoubaiError, match="no such network file"):
         koubai.load_mlp(tmp_path / "missing.npz")
+
+
+def test_trace_collects_every_layer_output(rng):
+    net = MLP(7, [5, 3], 4, batchnorm=True, activation="relu", dtype=np.float64)
+    x, t = _batch(rng)
+    trace = []
+    loss = net.forward_backward(x, t, trace=trace)
+    assert len(trace) == len(net.layers)
+    assert [a.shape[1] for a in trace] == [5, 5, 5, 3, 3, 3, 4]
+    assert (trace[2] >= 0).all() and (trace[2] == np.maximum(trace[1], 0)).all()
+    assert loss == pytest.approx(net.loss_layer.forward(trace[-1], t))

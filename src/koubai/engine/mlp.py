@@ -246,15 +246,21 @@ class MLP:
             raise ValueError(f"input must be real numbers, got dtype {x.dtype}")
         return x.astype(self.dtype, copy=False)
 
-    def predict(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+    def predict(
+        self, x: np.ndarray, *, train: bool = False, trace: list[np.ndarray] | None = None
+    ) -> np.ndarray:
         """Logits ``(N, output_size)`` for input ``(N, input_size)``.
 
         Args:
             train: use batch statistics and dropout (True) or the inference mode (False).
+            trace: if a list is given, each layer's output is appended to it, in order
+                (``trace[i]`` is the output of ``layers[i]``): what diagnostics look at.
         """
         out = self._check_input(x)
         for layer in self.layers:
             out = layer.forward(out, train=train)
+            if trace is not None:
+                trace.append(out)
         return out
 
     def _penalty(self) -> float:
@@ -263,9 +269,19 @@ class MLP:
         total = sum(float(np.sum(self.layers[i].params["W"] ** 2)) for i in self.affine_indices)
         return 0.5 * self.weight_decay * total
 
-    def loss(self, x: np.ndarray, t: np.ndarray, *, train: bool = True) -> float:
-        """Mean cross-entropy (plus the L2 penalty) of a batch, in training mode by default."""
-        logits = self.predict(x, train=train)
+    def loss(
+        self,
+        x: np.ndarray,
+        t: np.ndarray,
+        *,
+        train: bool = True,
+        trace: list[np.ndarray] | None = None,
+    ) -> float:
+        """Mean cross-entropy (plus the L2 penalty) of a batch, in training mode by default.
+
+        ``trace`` collects every layer's output, as in :meth:`predict`.
+        """
+        logits = self.predict(x, train=train, trace=trace)
         return self.loss_layer.forward(logits, t) + self._penalty()
 
     def backward(self, dout: float = 1.0) -> None:
@@ -278,9 +294,14 @@ class MLP:
                 layer = self.layers[i]
                 layer.grads["W"] = layer.grads["W"] + self.weight_decay * layer.params["W"]
 
-    def forward_backward(self, x: np.ndarray, t: np.ndarray) -> float:
-        """One training-mode forward and backward pass; returns the loss, fills :attr:`grads`."""
-        loss = self.loss(x, t, train=True)
+    def forward_backward(
+        self, x: np.ndarray, t: np.ndarray, *, trace: list[np.ndarray] | None = None
+    ) -> float:
+        """One training-mode forward and backward pass; returns the loss, fills :attr:`grads`.
+
+        ``trace`` collects every layer's output, as in :meth:`predict`.
+        """
+        loss = self.loss(x, t, train=True, trace=trace)
         self.backward()
         return loss
 

@@ -1,0 +1,181 @@
+"""The configuration of one training run, validated field by field.
+
+A :class:`TrainConfig` is what an experiment spec's ``[base]`` table and each grid point resolve
+to; its fields are the keys a spec file may use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from koubai.engine.init import INITIALIZERS
+from koubai.engine.layers import CONVENTIONS
+from koubai.engine.mlp import ACTIVATIONS
+from koubai.engine.optim import OPTIMIZERS
+from koubai.errors import ConfigError
+
+Sampling = Literal["replacement", "epoch"]
+TrainAccuracy = Literal["batch", "subset"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines one run: network, optimizer, schedule, evaluation and seed.
+
+    Args:
+        hidden_sizes: widths of the hidden layers. Default: ``[40, 20]`` (the course's).
+        activation: hidden activation. Default: ``"sigmoid"``.
+        init: weight initializer. Default: ``"xavier"`` (the course's: ``randn / sqrt(fan_in)``).
+        init_std: std of the ``gauss`` initializer. Default: 0.01.
+        batchnorm: batch norm after each hidden affine layer. Default: False.
+        bn_convention: ``"course"``, ``"torch"`` or ``"keras"``. Default: ``"course"``.
+        dropout: drop probability after each hidden activation. Default: 0.
+        weight_decay: L2 coefficient on the weights. Default: 0.
+        optimizer: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"`` or
+            ``"adam"``. Default: ``"sgd"``.
+        optimizer_args: extra optimizer arguments, e.g. ``{"momentum": 0.9}``. Default: none.
+        lr: learning rate. Default: 0.1.
+        batch_size: mini-batch size. Default: 100.
+        iterations: number of parameter updates. Default: 2000.
+        eval_every: evaluate every this many iterations (and at iteration 0). Default: 10.
+        sampling: ``"replacement"`` (each batch drawn at random with replacement, as the course
+            does) or ``"epoch"`` (shuffled passes over the training set). Default: replacement.
+        train_accuracy: ``"batch"`` (accuracy on the current mini-batch, as the course measures
+            it: noisy) or ``"subset"`` (on a fixed training subset). Default: ``"batch"``.
+        train_subset: size of that fixed subset. Default: 10000.
+        seed: seed of the weights, the batches and the dropout masks. Default: 0.
+        dtype: ``"float32"`` or ``"float64"``. Default: ``"float32"``.
+        diagnostics_every: record per-layer diagnostics every this many iterations (and at
+            iteration 0); 0 turns them off. Default: 0.
+        name: a label for the run. Default: derived from the configuration.
+    """
+
+    hidden_sizes: tuple[int, ...] = (40, 20)
+    activation: str = "sigmoid"
+    init: str = "xavier"
+    init_std: float = 0.01
+    batchnorm: bool = False
+    bn_convention: str = "course"
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    optimizer: str = "sgd"
+    optimizer_args: dict[str, float] = field(default_factory=dict)
+    lr: float = 0.1
+    batch_size: int = 100
+    iterations: int = 2000
+    eval_every: int = 10
+    sampling: Sampling = "replacement"
+    train_accuracy: TrainAccuracy = "batch"
+    train_subset: int = 10000
+    seed: int = 0
+    dtype: str = "float32"
+    diagnostics_every: int = 0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        object.__setattr__(self, "optimizer_args", dict(self.optimizer_args))
+        _validate(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, where: str = "configuration") -> TrainConfig:
+        """Build a config from a mapping (a spec table), rejecting unknown keys and bad types."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"unknown key {key!r} in {where}; valid keys: {sorted(known)}")
+        hints = {f.name: f.default for f in dataclasses.fields(cls)}
+        for key, value in values.items():
+            _check_type(key, value, hints[key], where)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists, not tuples), ready for TOML or JSON."""
+        d = dataclasses.asdict(self)
+        d["hidden_sizes"] = list(self.hidden_sizes)
+        return d
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def label(self) -> str:
+        """``name`` if given, else e.g. ``"sigmoid-gauss-bn-[40,20]"``."""
+        if self.name:
+            return self.name
+        init = (
+            f"gauss{self.init_std:g}"
+            if self.init == "gauss" and self.init_std != 0.01
+            else (self.init)
+        )
+        parts = [self.activation, init]
+        if self.batchnorm:
+            parts.append("bn")
+        parts.append("[" + ",".join(str(h) for h in self.hidden_sizes) + "]")
+        return "-".join(parts)
+
+
+def _check_type(key: str, value: Any, default: Any, where: str) -> None:
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{key} in {where} must be {expected}, got {value!r}")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise bad("a string")
+    elif key == "hidden_sizes":
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(h, int) and not isinstance(h, bool) for h in value
+        ):
+            raise bad("a list of integers such as [40, 20]")
+    elif key == "optimizer_args":
+        if not isinstance(value, dict):
+            raise bad("a table of numbers such as {momentum = 0.9}")
+
+
+def _choice(key: str, value: str, valid) -> None:
+    if value not in valid:
+        raise ConfigError(f"unknown {key} {value!r}; choose one of {sorted(valid)}")
+
+
+def _validate(c: TrainConfig) -> None:
+    if any(not isinstance(h, int) or h <= 0 for h in c.hidden_sizes):
+        raise ConfigError(f"hidden_sizes must be positive integers, got {list(c.hidden_sizes)}")
+    _choice("activation", c.activation, ACTIVATIONS)
+    _choice("init", c.init, INITIALIZERS)
+    _choice("bn_convention", c.bn_convention, CONVENTIONS)
+    _choice("optimizer", c.optimizer, OPTIMIZERS)
+    _choice("sampling", c.sampling, ("replacement", "epoch"))
+    _choice("train_accuracy", c.train_accuracy, ("batch", "subset"))
+    _choice("dtype", c.dtype, ("float32", "float64"))
+    if not (c.lr > 0 and math.isfinite(c.lr)):
+        raise ConfigError(f"lr (learning rate) must be a finite number > 0, got {c.lr!r}")
+    if not (c.init_std >= 0 and math.isfinite(c.init_std)):
+        raise ConfigError(f"init_std must be a finite number >= 0, got {c.init_std!r}")
+    if not 0 <= c.dropout < 1:
+        raise ConfigError(f"dropout must lie in [0, 1), got {c.dropout!r}")
+    if not (c.weight_decay >= 0 and math.isfinite(c.weight_decay)):
+        raise ConfigError(f"weight_decay must be a finite number >= 0, got {c.weight_decay!r}")
+    for key in ("iterations", "batch_size", "eval_every", "train_subset"):
+        value = getattr(c, key)
+        if value < 1:
+            raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+    if c.batchnorm and c.batch_size < 2:
+        raise ConfigError(f"batch norm needs batch_size >= 2, got {c.batch_size}")
+    if c.diagnostics_every < 0:
+        raise ConfigError(f"diagnostics_every must be >= 0 (0 = off), got {c.diagnostics_every}")
+    for k, v in c.optimizer_args.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"optimizer_args.{k} must be a number, got {v!r}")

@@ -1,0 +1,236 @@
+"""The training loop: mini-batches, updates, an evaluation schedule, divergence and Ctrl-C.
+
+``train(config, data)`` trains one :class:`~koubai.engine.MLP` and returns a :class:`RunResult`
+with the metrics recorded at iteration 0 and every ``eval_every`` updates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from koubai.engine.mlp import MLP
+from koubai.engine.optim import make_optimizer
+from koubai.errors import ConfigError
+from koubai.training.config import TrainConfig
+
+Status = Literal["finished", "diverged", "interrupted"]
+
+
+class DataLike(Protocol):
+    """Anything with train and test arrays: a :class:`koubai.datasets.Dataset`, say."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass
+class EvalRecord:
+    """The metrics at one evaluation point (``iteration`` updates done)."""
+
+    iteration: int
+    loss: float
+    train_acc: float
+    test_acc: float
+
+
+@dataclass
+class RunResult:
+    """What one training run leaves: its config, metrics, status and the trained network.
+
+    ``loss`` at an evaluation point is the mean mini-batch loss since the previous one (at
+    iteration 0: the loss of the first batch before any update); ``batch_loss`` holds every
+    iteration's. ``status`` is ``"finished"``, ``"diverged"`` (a non-finite loss stopped it at
+    ``stopped_at``) or ``"interrupted"`` (Ctrl-C).
+    """
+
+    config: TrainConfig
+    records: list[EvalRecord]
+    batch_loss: np.ndarray
+    status: Status
+    stopped_at: int
+    seconds: float
+    net: MLP
+    dataset: str = ""
+    diagnostics: object | None = None
+    extra: dict = field(default_factory=dict)
+
+    def column(self, name: str) -> np.ndarray:
+        """One metric over the evaluation points: iteration, loss, train_acc or test_acc."""
+        return np.array([getattr(r, name) for r in self.records])
+
+    @property
+    def final_train_acc(self) -> float:
+        return self.records[-1].train_acc if self.records else float("nan")
+
+    @property
+    def final_test_acc(self) -> float:
+        return self.records[-1].test_acc if self.records else float("nan")
+
+
+def build_net(config: TrainConfig, n_features: int, n_classes: int) -> MLP:
+    """The network that ``config`` describes, for inputs of width ``n_features``."""
+    return MLP(
+        n_features,
+        list(config.hidden_sizes),
+        n_classes,
+        activation=config.activation,
+        init=config.init,
+        init_std=config.init_std,
+        batchnorm=config.batchnorm,
+        bn_convention=config.bn_convention,
+        dropout=config.dropout,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        dtype=np.dtype(config.dtype),
+    )
+
+
+class BatchSampler:
+    """Draws mini-batch indices: with replacement (the course) or in shuffled epochs."""
+
+    def __init__(self, n: int, batch_size: int, mode: str, rng: np.random.Generator) -> None:
+        self.n, self.batch_size, self.mode, self.rng = n, batch_size, mode, rng
+        self._order = np.empty(0, dtype=np.intp)
+        self._pos = 0
+
+    def next(self) -> np.ndarray:
+        if self.mode == "replacement":
+            return self.rng.integers(0, self.n, self.batch_size)
+        if self._pos + self.batch_size > self._order.size:  # a new epoch (drop the remainder)
+            self._order = self.rng.permutation(self.n)
+            self._pos = 0
+        idx = self._order[self._pos : self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return idx
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    return y.argmax(axis=1) if y.ndim == 2 else y
+
+
+def _check_data(data: DataLike, config: TrainConfig) -> None:
+    for part in ("x_train", "y_train", "x_test", "y_test"):
+        if not hasattr(data, part):
+            raise ConfigError(f"training data needs {part}; got {type(data).__name__}")
+    if data.x_train.ndim != 2:
+        raise ConfigError(
+            f"training inputs must be flattened (N, D), got shape {data.x_train.shape}"
+        )
+    n = data.x_train.shape[0]
+    if config.batchnorm and n < 2:
+        raise ConfigError("batch norm needs at least 2 training examples")
+    if config.sampling == "epoch" and config.batch_size > n:
+        raise ConfigError(
+            f"batch_size {config.batch_size} exceeds the {n} training examples (sampling = 'epoch')"
+        )
+
+
+def train(
+    config: TrainConfig,
+    data: DataLike,
+    *,
+    n_classes: int | None = None,
+    on_eval: Callable[[EvalRecord], None] | None = None,
+    probe=None,
+) -> RunResult:
+    """Train one network on ``data`` as ``config`` says.
+
+    Args:
+        config: the run's configuration.
+        data: train and test arrays; inputs ``(N, D)``, labels ``(N,)`` or one-hot.
+        n_classes: number of classes. Default: the dataset's ``n_classes`` or the largest label + 1.
+        on_eval: called with each :class:`EvalRecord` as it is made (e.g. a progress bar).
+        probe: an object with ``record(iteration, net, x, t)`` and
+            ``record_update(iteration, net, before)`` (see :mod:`koubai.training.probes`); when
+            given, it is called every ``config.diagnostics_every`` iterations.
+
+    Returns:
+        A :class:`RunResult`. A non-finite loss ends the run as ``"diverged"``; Ctrl-C ends it as
+        ``"interrupted"`` with the metrics so far (the caller decides whether to go on).
+    """
+    _check_data(data, config)
+    dtype = np.dtype(config.dtype)
+    x_train = np.asarray(data.x_train, dtype=dtype)
+    x_test = np.asarray(data.x_test, dtype=dtype)
+    y_train, y_test = _labels(np.asarray(data.y_train)), _labels(np.asarray(data.y_test))
+    if n_classes is None:
+        n_classes = getattr(data, "n_classes", None) or int(max(y_train.max(), y_test.max())) + 1
+    net = build_net(config, x_train.shape[1], n_classes)
+    opt = make_optimizer(config.optimizer, config.lr, **config.optimizer_args)
+    rng = np.random.default_rng([config.seed, 1])  # the batches: a stream apart from the weights
+    sampler = BatchSampler(x_train.shape[0], config.batch_size, config.sampling, rng)
+    if config.train_accuracy == "subset":
+        k = min(config.train_subset, x_train.shape[0])
+        subset = np.random.default_rng([config.seed, 2]).choice(x_train.shape[0], k, replace=False)
+        x_sub, y_sub = x_train[np.sort(subset)], y_train[np.sort(subset)]
+
+    x_batch = np.empty((config.batch_size, x_train.shape[1]), dtype=dtype)
+    every, diag_every = config.eval_every, config.diagnostics_every
+    batch_loss = np.full(config.iterations, np.nan)
+    records: list[EvalRecord] = []
+    status: Status = "finished"
+    done = 0
+    start = time.perf_counter()
+
+    def evaluate(iteration: int, loss: float, xb: np.ndarray, tb: np.ndarray) -> None:
+        if config.train_accuracy == "batch":
+            train_acc = net.accuracy(xb, tb)
+        else:
+            train_acc = net.accuracy(x_sub, y_sub)
+        record = EvalRecord(iteration, loss, train_acc, net.accuracy(x_test, y_test))
+        records.append(record)
+        if on_eval is not None:
+            on_eval(record)
+
+    try:
+        idx = sampler.next()
+        np.take(x_train, idx, axis=0, out=x_batch)
+        t_batch = y_train[idx]
+        loss0 = net.loss(x_batch, t_batch, train=False)
+        if probe is not None and diag_every:
+            net.forward_backward(x_batch, t_batch)
+            probe.record(0, net, x_batch, t_batch)
+        evaluate(0, loss0, x_batch, t_batch)
+        for it in range(1, config.iterations + 1):
+            if it > 1:
+                idx = sampler.next()
+                np.take(x_train, idx, axis=0, out=x_batch)
+                t_batch = y_train[idx]
+            loss = net.forward_backward(x_batch, t_batch)
+            batch_loss[it - 1] = loss
+            if not math.isfinite(loss):
+                status = "diverged"
+                done = it
+                break
+            probing = probe is not None and diag_every and it % diag_every == 0
+            if probing:
+                probe.record(it, net, x_batch, t_batch)
+                before = {k: v.copy() for k, v in net.params.items()}
+            opt.step(net.params, net.grads)
+            if probing:
+                probe.record_update(it, net, before)
+            done = it
+            if it % every == 0 or it == config.iterations:
+                window = batch_loss[max(0, it - every) : it]
+                evaluate(it, float(np.mean(window)), x_batch, t_batch)
+    except KeyboardInterrupt:
+        status = "interrupted"
+    return RunResult(
+        config=config,
+        records=records,
+        batch_loss=batch_loss[:done],
+        status=status,
+        stopped_at=done,
+        seconds=time.perf_counter() - start,
+        net=net,
+        dataset=getattr(data, "name", ""),
+        diagnostics=probe,
+    )
