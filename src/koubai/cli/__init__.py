@@ -13,6 +13,7 @@ from koubai.cli._app import app, fail
 # Command modules register themselves on `app` when imported.
 from koubai.cli import engine as _engine  # noqa: E402,F401  isort: skip
 from koubai.cli import datasets as _datasets  # noqa: E402,F401  isort: skip
+from koubai.cli import experiments as _experiments  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "fail", "main"]
 

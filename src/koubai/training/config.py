@@ -32,6 +32,8 @@ class TrainConfig:
         init_std: std of the ``gauss`` initializer. Default: 0.01.
         batchnorm: batch norm after each hidden affine layer. Default: False.
         bn_convention: ``"course"``, ``"torch"`` or ``"keras"``. Default: ``"course"``.
+        bn_affine_trainable: train batch norm's γ and β. The course notebook never updates
+            them (its update loop covers only W and b); False reproduces that. Default: True.
         dropout: drop probability after each hidden activation. Default: 0.
         weight_decay: L2 coefficient on the weights. Default: 0.
         optimizer: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"`` or
@@ -59,6 +61,7 @@ class TrainConfig:
     init_std: float = 0.01
     batchnorm: bool = False
     bn_convention: str = "course"
+    bn_affine_trainable: bool = True
     dropout: float = 0.0
     weight_decay: float = 0.0
     optimizer: str = "sgd"

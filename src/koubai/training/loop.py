@@ -18,6 +18,7 @@ from koubai.engine.mlp import MLP
 from koubai.engine.optim import make_optimizer
 from koubai.errors import ConfigError
 from koubai.training.config import TrainConfig
+from koubai.training.probes import Diagnostics
 
 Status = Literal["finished", "diverged", "interrupted"]
 
@@ -59,7 +60,7 @@ class RunResult:
     seconds: float
     net: MLP
     dataset: str = ""
-    diagnostics: object | None = None
+    diagnostics: Diagnostics | None = None
     extra: dict = field(default_factory=dict)
 
     def column(self, name: str) -> np.ndarray:
@@ -148,9 +149,10 @@ def train(
         data: train and test arrays; inputs ``(N, D)``, labels ``(N,)`` or one-hot.
         n_classes: number of classes. Default: the dataset's ``n_classes`` or the largest label + 1.
         on_eval: called with each :class:`EvalRecord` as it is made (e.g. a progress bar).
-        probe: an object with ``record(iteration, net, x, t)`` and
-            ``record_update(iteration, net, before)`` (see :mod:`koubai.training.probes`); when
-            given, it is called every ``config.diagnostics_every`` iterations.
+        probe: a :class:`~koubai.training.probes.Diagnostics` (or any object with its
+            ``record`` and ``record_update``). Default: one is made when
+            ``config.diagnostics_every`` > 0; it is called at iteration 0 and every
+            ``diagnostics_every`` iterations, and returned as ``RunResult.diagnostics``.
 
     Returns:
         A :class:`RunResult`. A non-finite loss ends the run as ``"diverged"``; Ctrl-C ends it as
@@ -164,6 +166,11 @@ def train(
     if n_classes is None:
         n_classes = getattr(data, "n_classes", None) or int(max(y_train.max(), y_test.max())) + 1
     net = build_net(config, x_train.shape[1], n_classes)
+    diag_every = config.diagnostics_every
+    if probe is None and diag_every:
+        probe = Diagnostics(net)
+    if probe is not None and not diag_every:
+        raise ConfigError("a probe needs config.diagnostics_every > 0")
     opt = make_optimizer(config.optimizer, config.lr, **config.optimizer_args)
     rng = np.random.default_rng([config.seed, 1])  # the batches: a stream apart from the weights
     sampler = BatchSampler(x_train.shape[0], config.batch_size, config.sampling, rng)
@@ -172,8 +179,13 @@ def train(
         subset = np.random.default_rng([config.seed, 2]).choice(x_train.shape[0], k, replace=False)
         x_sub, y_sub = x_train[np.sort(subset)], y_train[np.sort(subset)]
 
+    if config.bn_affine_trainable:
+        trainable = list(net.params)
+    else:  # as the course's notebook: γ and β stay at 1 and 0
+        bn_names = [f"layers.{i}." for i, layer in enumerate(net.layers) if "gamma" in layer.params]
+        trainable = [k for k in net.params if not k.startswith(tuple(bn_names))]
     x_batch = np.empty((config.batch_size, x_train.shape[1]), dtype=dtype)
-    every, diag_every = config.eval_every, config.diagnostics_every
+    every = config.eval_every
     batch_loss = np.full(config.iterations, np.nan)
     records: list[EvalRecord] = []
     status: Status = "finished"
@@ -190,39 +202,44 @@ def train(
         if on_eval is not None:
             on_eval(record)
 
-    try:
-        idx = sampler.next()
-        np.take(x_train, idx, axis=0, out=x_batch)
-        t_batch = y_train[idx]
-        loss0 = net.loss(x_batch, t_batch, train=False)
-        if probe is not None and diag_every:
-            net.forward_backward(x_batch, t_batch)
-            probe.record(0, net, x_batch, t_batch)
-        evaluate(0, loss0, x_batch, t_batch)
-        for it in range(1, config.iterations + 1):
-            if it > 1:
-                idx = sampler.next()
-                np.take(x_train, idx, axis=0, out=x_batch)
-                t_batch = y_train[idx]
-            loss = net.forward_backward(x_batch, t_batch)
-            batch_loss[it - 1] = loss
-            if not math.isfinite(loss):
-                status = "diverged"
+    # Overflow is expected when a run diverges: it is detected below and recorded, not warned.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            idx = sampler.next()
+            np.take(x_train, idx, axis=0, out=x_batch)
+            t_batch = y_train[idx]
+            loss0 = net.loss(x_batch, t_batch, train=False)
+            if probe is not None:
+                trace: list[np.ndarray] = []
+                net.forward_backward(x_batch, t_batch, trace=trace)
+                probe.record(0, net, trace)
+            evaluate(0, loss0, x_batch, t_batch)
+            for it in range(1, config.iterations + 1):
+                if it > 1:
+                    idx = sampler.next()
+                    np.take(x_train, idx, axis=0, out=x_batch)
+                    t_batch = y_train[idx]
+                probing = probe is not None and it % diag_every == 0
+                trace = [] if probing else None
+                loss = net.forward_backward(x_batch, t_batch, trace=trace)
+                batch_loss[it - 1] = loss
+                if not math.isfinite(loss):
+                    status = "diverged"
+                    done = it
+                    break
+                if probing:
+                    probe.record(it, net, trace)
+                    before = {k: v.copy() for k, v in net.params.items()}
+                grads = net.grads
+                opt.step(net.params, {k: grads[k] for k in trainable})
+                if probing:
+                    probe.record_update(it, net, before)
                 done = it
-                break
-            probing = probe is not None and diag_every and it % diag_every == 0
-            if probing:
-                probe.record(it, net, x_batch, t_batch)
-                before = {k: v.copy() for k, v in net.params.items()}
-            opt.step(net.params, net.grads)
-            if probing:
-                probe.record_update(it, net, before)
-            done = it
-            if it % every == 0 or it == config.iterations:
-                window = batch_loss[max(0, it - every) : it]
-                evaluate(it, float(np.mean(window)), x_batch, t_batch)
-    except KeyboardInterrupt:
-        status = "interrupted"
+                if it % every == 0 or it == config.iterations:
+                    window = batch_loss[max(0, it - every) : it]
+                    evaluate(it, float(np.mean(window)), x_batch, t_batch)
+        except KeyboardInterrupt:
+            status = "interrupted"
     return RunResult(
         config=config,
         records=records,

@@ -1,0 +1,232 @@
+"""Experiment commands: ``koubai run``, ``koubai train`` and ``koubai show``."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from koubai.cli._app import app, console, err_console, fail, user_errors
+from koubai.cli.engine import parse_sizes
+
+OUT_HELP = "Parent folder of the results; each experiment writes <out>/<name>-<time>/."
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["lr=0.05", "hidden_sizes=[40,30]"]`` → ``{"lr": 0.05, "hidden_sizes": [40, 30]}``.
+
+    Values are read as TOML values (numbers, booleans, lists); anything else is a string.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            out[key] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value.strip()
+    return out
+
+
+class RunProgress:
+    """Rich progress bars fed by the runner's events: one per running run, one overall."""
+
+    def __init__(self, total: int) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self.overall = self.progress.add_task("runs", total=total, info="")
+        self.tasks: dict[int, int] = {}
+
+    def __enter__(self) -> RunProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, kind: str, index: int, payload: Any) -> None:
+        if kind == "start":
+            self.tasks[index] = self.progress.add_task(
+                f"  {payload.name}", total=payload.config.iterations, info=""
+            )
+        elif kind == "eval" and index in self.tasks:
+            r = payload
+            self.progress.update(
+                self.tasks[index],
+                completed=r.iteration,
+                info=f"loss {r.loss:.3f}  train {r.train_acc:.3f}  test {r.test_acc:.3f}",
+            )
+        elif kind == "done":
+            task = self.tasks.pop(index, None)
+            if task is not None:
+                self.progress.remove_task(task)
+            self.progress.advance(self.overall)
+
+
+def print_summary(result) -> None:
+    """The final table of a finished experiment, and where its files are."""
+    table = Table(title=f"{result.title}  ({result.protocol} protocol, data: {result.dataset})")
+    for col in ("run", "train acc", "test acc", "status", "seconds"):
+        table.add_column(col, justify="left" if col == "run" else "right", overflow="fold")
+    for row in result.summary():
+        status = row["status"]
+        style = {"diverged": "red", "interrupted": "yellow"}.get(status, "")
+        table.add_row(
+            str(row["run"]),
+            f"{row['final_train_acc']:.3f}",
+            f"{row['final_test_acc']:.3f}",
+            f"[{style}]{status}[/]" if style else status,
+            f"{row['seconds']:.1f}",
+        )
+    console.print(table)
+    console.print(f"data: {result.dataset_source}", highlight=False, soft_wrap=True)
+    console.print(f"results: {result.folder}", highlight=False, soft_wrap=True)
+
+
+def _run_and_report(spec, **kwargs) -> None:
+    from koubai.experiments import run_experiment
+
+    total = len(spec.resolve(**{k: kwargs.get(k) for k in ("protocol", "seeds", "overrides")}))
+    with RunProgress(total) as progress:
+        result = run_experiment(spec, on_event=progress, **kwargs)
+    print_summary(result)
+    if result.status == "interrupted":
+        fail(f"interrupted: {len(result.runs)} of {result.planned} runs kept in {result.folder}")
+
+
+@app.command()
+@user_errors
+def run(
+    names: list[str] = typer.Argument(
+        ...,
+        metavar="NAME|FILE...",
+        help="Built-in experiments (vanishing, batchnorm) or spec files.",
+    ),
+    dataset: str = typer.Option(
+        "auto", "--dataset", "-d", help="mnist, fashion-mnist, mnist-5k, digits, auto or a .npz."
+    ),
+    seeds: int | None = typer.Option(None, help="Runs per configuration (seeds 0..N-1)."),
+    protocol: str | None = typer.Option(None, help="course (faithful) or careful (fixed)."),
+    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", help=OUT_HELP),
+    workers: int | None = typer.Option(None, help="Parallel processes. Default: one per core."),
+    set_: list[str] | None = typer.Option(
+        None, "--set", help="Override a field on every run, e.g. --set iterations=200."
+    ),
+    lang: str = typer.Option("en", help="Figure labels: en or ja."),
+) -> None:
+    """Run experiments and write their results folders (metrics, figures, summary)."""
+    from koubai.datasets import load
+    from koubai.experiments import load_spec
+
+    specs = [load_spec(name) for name in names]  # every name checked before any work
+    overrides = parse_overrides(set_)
+    for spec in specs:
+        spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides)
+    data = load(dataset)
+    for spec in specs:
+        _run_and_report(
+            spec,
+            dataset=data,
+            protocol=protocol,
+            seeds=seeds,
+            overrides=overrides,
+            out_dir=out,
+            workers=workers,
+            lang=lang,
+        )
+
+
+@app.command()
+@user_errors
+def train(
+    hidden: str = typer.Option("40,20", help="Hidden sizes, comma separated."),
+    activation: str = typer.Option("sigmoid", help="sigmoid, tanh, relu or leaky_relu."),
+    init: str = typer.Option("xavier", help="gauss, xavier, he, glorot_normal, ..."),
+    init_std: float = typer.Option(0.01, help="Std of the gauss initializer."),
+    batchnorm: bool = typer.Option(False, "--batchnorm/--no-batchnorm", help="Batch norm."),
+    bn_convention: str = typer.Option("course", help="course, torch or keras."),
+    optimizer: str = typer.Option("sgd", help="sgd, momentum, nesterov, adagrad, rmsprop, adam."),
+    lr: float = typer.Option(0.1, help="Learning rate."),
+    batch_size: int = typer.Option(100, help="Mini-batch size."),
+    iters: int = typer.Option(2000, "--iters", help="Iterations (parameter updates)."),
+    eval_every: int = typer.Option(10, help="Evaluate every N iterations."),
+    dropout: float = typer.Option(0.0, help="Dropout probability after each hidden layer."),
+    weight_decay: float = typer.Option(0.0, help="L2 coefficient on the weights."),
+    dtype: str = typer.Option("float32", help="float32 or float64."),
+    seed: int = typer.Option(0, help="Random seed."),
+    protocol: str = typer.Option("course", help="course (faithful) or careful (fixed)."),
+    dataset: str = typer.Option("auto", "--dataset", "-d", help="Dataset name or .npz path."),
+    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", help=OUT_HELP),
+    name: str = typer.Option("train", help="Name of the results folder."),
+    lang: str = typer.Option("en", help="Figure labels: en or ja."),
+) -> None:
+    """Train one network from flags and write its results folder."""
+    from koubai.datasets import load
+    from koubai.experiments.spec import Group, Spec
+    from koubai.training import TrainConfig
+
+    config = TrainConfig(
+        hidden_sizes=tuple(parse_sizes(hidden)),
+        activation=activation,
+        init=init,
+        init_std=init_std,
+        batchnorm=batchnorm,
+        bn_convention=bn_convention,
+        optimizer=optimizer,
+        lr=lr,
+        batch_size=batch_size,
+        iterations=iters,
+        eval_every=eval_every,
+        dropout=dropout,
+        weight_decay=weight_decay,
+        dtype=dtype,
+        seed=seed,
+    )
+    base = config.to_dict()
+    for key in ("train_accuracy", "sampling", "bn_affine_trainable", "name"):
+        base.pop(key)  # left to the protocol
+    spec = Spec(
+        name=name,
+        title=f"koubai train: {config.label}",
+        description="",
+        base=base,
+        groups=(Group("run", config.label, ({},)),),
+        source="command line",
+    )
+    spec.resolve(protocol=protocol, seeds=1)
+    data = load(dataset)
+    _run_and_report(spec, dataset=data, protocol=protocol, seeds=1, out_dir=out, lang=lang)
+
+
+@app.command()
+@user_errors
+def show(
+    name: str | None = typer.Argument(None, help="A built-in experiment; omit to list them."),
+) -> None:
+    """Print a built-in experiment's spec (TOML), ready to copy and edit."""
+    from koubai.experiments import builtin_names, builtin_text, load_spec
+
+    if name is None:
+        table = Table(title="built-in experiments (koubai show NAME prints one)")
+        table.add_column("name")
+        table.add_column("runs", justify="right")
+        table.add_column("title")
+        for n in builtin_names():
+            spec = load_spec(n)
+            table.add_row(n, str(len(spec.resolve())), spec.title)
+        console.print(table)
+        return
+    typer.echo(builtin_text(name), nl=False)

@@ -1,0 +1,171 @@
+"""Figures of the diagnostics a run recorded (see :mod:`koubai.training.probes`).
+
+They take the dict of arrays that ``Diagnostics.arrays()`` or ``load_diagnostics`` returns.
+The per-run figures are PNG only (an experiment draws several per run); the figures that
+compare runs are PNG and SVG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from koubai.report.figures import labels, save, style
+
+
+def _layer_names(d: dict, lab: dict[str, str]) -> list[str]:
+    n = d["weight_grad_norm"].shape[1]
+    return [lab["hidden"].format(k=k + 1) for k in range(n - 1)] + [lab["output"]]
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    return np.where(values > 0, values, np.nan)  # zeros cannot be drawn on a log axis
+
+
+def plot_gradient_flow(d: dict, stem: Path, *, title: str = "", lang: str = "en") -> list[Path]:
+    """‖∂L/∂W‖ of each layer against the iteration (log y), and a bar chart at iteration 0."""
+    lab = labels(lang)
+    style(lang)
+    names = _layer_names(d, lab)
+    norms = d["weight_grad_norm"]
+    fig, (ax, bar) = plt.subplots(
+        1, 2, figsize=(10, 4), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
+    )
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(names)))
+    for k, name in enumerate(names):
+        ax.plot(d["iterations"], _positive(norms[:, k]), color=colors[k], lw=1.4, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel(lab["iteration"])
+    ax.set_ylabel(lab["grad_norm"])
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(lab["grad_flow"], fontsize=10)
+    bar.bar(range(len(names)), _positive(norms[0]), color=colors)
+    bar.set_yscale("log")
+    bar.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    bar.set_title(f"{lab['grad_norm']}, {lab['at_start']}", fontsize=10)
+    bar.grid(alpha=0.3, axis="y", which="both")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save(fig, stem, svg=False)
+
+
+def plot_activation_histograms(
+    d: dict, stem: Path, *, title: str = "", lang: str = "en", moments: int = 4
+) -> list[Path]:
+    """Histograms of each hidden layer's output (rows) at a few moments of training (columns)."""
+    lab = labels(lang)
+    style(lang)
+    hist, edges, its = d["act_hist"], d["act_edges"], d["iterations"]
+    n_layers = hist.shape[1]
+    cols = sorted(set(np.linspace(0, len(its) - 1, moments).round().astype(int)))
+    fig, axes = plt.subplots(
+        n_layers,
+        len(cols),
+        figsize=(2.6 * len(cols), 1.9 * n_layers),
+        layout="constrained",
+        squeeze=False,
+        sharex=True,
+    )
+    for r in range(n_layers):
+        for c, t in enumerate(cols):
+            ax = axes[r, c]
+            counts = hist[t, r]
+            ax.stairs(counts / max(counts.sum(), 1), edges, fill=True, color="tab:blue")
+            if r == 0:
+                ax.set_title(f"{lab['iteration']} {its[t]}", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(lab["hidden"].format(k=r + 1), fontsize=9)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(f"{lab['activation_hist']}{' — ' + title if title else ''}", fontsize=11)
+    return save(fig, stem, svg=False)
+
+
+def plot_health(d: dict, stem: Path, *, title: str = "", lang: str = "en") -> list[Path]:
+    """Saturated / dead share of each hidden layer, and the update ratio of each layer."""
+    lab = labels(lang)
+    style(lang)
+    names = _layer_names(d, lab)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    share = d["dead"] if d["meta"]["activation"] in ("relu", "leaky_relu") else d["saturated"]
+    kind = lab["dead"] if d["meta"]["activation"] in ("relu", "leaky_relu") else lab["saturated"]
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(names)))
+    for k in range(share.shape[1]):
+        left.plot(d["iterations"], share[:, k], color=colors[k], label=names[k])
+    left.set_ylim(-0.02, 1.02)
+    left.set_xlabel(lab["iteration"])
+    left.set_ylabel(lab["share"])
+    left.set_title(kind, fontsize=10)
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    ratio = d["update_ratio"]
+    if ratio.size:
+        for k in range(ratio.shape[1]):
+            right.plot(
+                d["update_iterations"], _positive(ratio[:, k]), color=colors[k], label=names[k]
+            )
+        right.set_yscale("log")
+    right.axhline(1e-3, color="gray", ls="--", lw=1, label=lab["rule_of_thumb"])
+    right.set_xlabel(lab["iteration"])
+    right.set_title(lab["update_ratio"], fontsize=10)
+    right.grid(alpha=0.3, which="both")
+    right.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save(fig, stem, svg=False)
+
+
+def plot_nonlinearity_inputs(
+    runs: Sequence[tuple[str, dict]], stem: Path, *, title: str = "", lang: str = "en"
+) -> list[Path]:
+    """15th, 50th and 85th percentiles of the last hidden layer's input to its nonlinearity
+    over training, one panel per run (Ioffe & Szegedy 2015, figure 1 b–c)."""
+    lab = labels(lang)
+    style(lang)
+    fig, axes = plt.subplots(
+        1,
+        len(runs),
+        figsize=(4.6 * len(runs), 3.6),
+        layout="constrained",
+        squeeze=False,
+        sharey=True,
+    )
+    for ax, (name, d) in zip(axes[0], runs, strict=True):
+        pct = list(d["percentiles"])
+        cols = [pct.index(p) for p in (15, 50, 85)]
+        last = d["pre_pct"][:, -1, :]
+        for c, ls in zip(cols, ("--", "-", "--"), strict=True):
+            ax.plot(d["iterations"], last[:, c], color="tab:purple", ls=ls, lw=1.4)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(lab["iteration"])
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(lab["value"])
+    fig.suptitle(f"{lab['pre_pct']}{' — ' + title if title else ''}", fontsize=10)
+    return save(fig, stem)
+
+
+def plot_gradient_profiles(
+    runs: Sequence[tuple[str, dict]], stem: Path, *, title: str = "", lang: str = "en"
+) -> list[Path]:
+    """‖∂L/∂W‖ at iteration 0 against the layer, one line per configuration (log y)."""
+    lab = labels(lang)
+    style(lang)
+    fig, ax = plt.subplots(figsize=(7.6, 4.4), layout="constrained")
+    colors = plt.get_cmap("tab10")
+    for k, (name, d) in enumerate(runs):
+        norms = d["weight_grad_norm"][0]
+        ax.plot(
+            np.arange(1, norms.size + 1), _positive(norms), marker="o", color=colors(k), label=name
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel(f"{lab['layer']} (1 = {lab['hidden'].format(k=1)})")
+    ax.set_ylabel(lab["grad_norm"])
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(
+        f"{lab['grad_flow']}, {lab['at_start']}{' — ' + title if title else ''}", fontsize=10
+    )
+    return save(fig, stem)

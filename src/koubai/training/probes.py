@@ -1,0 +1,152 @@
+"""Diagnostics recorded during training: *why* a network does or does not learn.
+
+At iteration 0 and every ``diagnostics_every`` iterations, for each layer of an :class:`MLP`:
+
+* ``weight_grad_norm`` ‖∂L/∂W‖ and ``bias_grad_norm`` ‖∂L/∂b‖ of every affine layer (the bias
+  gradient is the layer's error signal δ summed over the batch: Nielsen's "speed of learning");
+* statistics of each hidden layer's output (``act_*``) and of the input to its nonlinearity
+  (``pre_*``, after batch norm when there is one): mean, std, the percentiles
+  :data:`PERCENTILES` and a histogram on fixed bins;
+* ``saturated``: share of sigmoid outputs with ``|σ(x) − 0.5| > 0.49`` or tanh outputs with
+  ``|tanh x| > 0.97``; ``dead``: share of ReLU units that are inactive on the whole batch;
+* ``update_ratio`` ‖ΔW‖/‖W‖ of each affine layer for the step taken at that iteration (the
+  rule of thumb: near 1e-3 is healthy; far below, the layer barely learns).
+
+Arrays grow by one row per record and are saved with :meth:`Diagnostics.arrays` into an
+``.npz`` file that loads without pickle (:func:`load_diagnostics`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from koubai.engine.layers import Affine, BatchNorm, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+
+PERCENTILES = (5, 15, 50, 85, 95)
+N_BINS = 50
+PRE_RANGE = (-8.0, 8.0)
+ACT_RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "relu": (0.0, 4.0),
+    "leaky_relu": (-0.5, 4.0),
+}
+ACTIVATION_LAYERS = (Sigmoid, Tanh, ReLU, LeakyReLU)
+
+
+def _histogram(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Counts on N_BINS equal bins of [lo, hi]; values outside land in the end bins."""
+    scaled = (np.clip(values, lo, hi) - lo) * (N_BINS / (hi - lo))
+    idx = np.minimum(scaled.astype(np.int64), N_BINS - 1)
+    return np.bincount(idx.ravel(), minlength=N_BINS)
+
+
+class Diagnostics:
+    """Per-layer gradient-flow and activation statistics of one training run.
+
+    Args:
+        net: the network being trained (its layout fixes the layers recorded).
+    """
+
+    def __init__(self, net) -> None:
+        self.activation = net.config["activation"]
+        self.affine = [i for i, layer in enumerate(net.layers) if isinstance(layer, Affine)]
+        self.hidden = [
+            i for i, layer in enumerate(net.layers) if isinstance(layer, ACTIVATION_LAYERS)
+        ]
+        self.batchnorm = any(isinstance(layer, BatchNorm) for layer in net.layers)
+        self.act_range = ACT_RANGES[self.activation]
+        self.rows: dict[str, list] = {}
+        self.update_rows: dict[str, list] = {"update_iterations": [], "update_ratio": []}
+
+    # -- recording ------------------------------------------------------------------------------
+    def record(self, iteration: int, net, trace: list[np.ndarray]) -> None:
+        """Record after a training-mode forward/backward pass whose layer outputs are ``trace``."""
+        grads = net.grads
+        row: dict[str, object] = {
+            "iterations": iteration,
+            "weight_grad_norm": [
+                float(np.linalg.norm(grads[f"layers.{i}.W"])) for i in self.affine
+            ],
+            "bias_grad_norm": [float(np.linalg.norm(grads[f"layers.{i}.b"])) for i in self.affine],
+        }
+        acts = [trace[i] for i in self.hidden]
+        pres = [self._pre_activation(net, trace, i) for i in self.hidden]
+        for prefix, arrays, (lo, hi) in (("act", acts, self.act_range), ("pre", pres, PRE_RANGE)):
+            row[f"{prefix}_mean"] = [float(a.mean()) for a in arrays]
+            row[f"{prefix}_std"] = [float(a.std()) for a in arrays]
+            row[f"{prefix}_pct"] = [np.percentile(a, PERCENTILES) for a in arrays]
+            row[f"{prefix}_hist"] = [_histogram(a, lo, hi) for a in arrays]
+        row["saturated"] = [self._saturated(a) for a in acts]
+        row["dead"] = [self._dead(a) for a in acts]
+        for key, value in row.items():
+            self.rows.setdefault(key, []).append(value)
+
+    @staticmethod
+    def _pre_activation(net, trace, i: int) -> np.ndarray:
+        # The nonlinearity's input is the output of the layer before it (affine or batch norm);
+        # dropout never stands between the two.
+        assert not isinstance(net.layers[i - 1], Dropout)
+        return trace[i - 1]
+
+    def _saturated(self, a: np.ndarray) -> float:
+        if self.activation == "sigmoid":
+            return float(np.mean(np.abs(a - 0.5) > 0.49))
+        if self.activation == "tanh":
+            return float(np.mean(np.abs(a) > 0.97))
+        return float("nan")
+
+    def _dead(self, a: np.ndarray) -> float:
+        if self.activation in ("relu", "leaky_relu"):
+            return float(np.mean(np.all(a <= 0, axis=0)))
+        return float("nan")
+
+    def record_update(self, iteration: int, net, before: dict[str, np.ndarray]) -> None:
+        """Record ‖ΔW‖/‖W‖ of each affine layer for the step just taken."""
+        ratios = []
+        for i in self.affine:
+            key = f"layers.{i}.W"
+            w_old = before[key]
+            norm = float(np.linalg.norm(w_old))
+            delta = float(np.linalg.norm(net.params[key] - w_old))
+            ratios.append(delta / norm if norm > 0 else float("inf") if delta > 0 else 0.0)
+        self.update_rows["update_iterations"].append(iteration)
+        self.update_rows["update_ratio"].append(ratios)
+
+    # -- results --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.rows.get("iterations", []))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything as named arrays (rows = records, columns = layers), ready for ``np.savez``."""
+        out = {key: np.array(values) for key, values in self.rows.items()}
+        for key, values in self.update_rows.items():
+            out[key] = (
+                np.array(values, dtype=float).reshape(len(values), -1)
+                if key == ("update_ratio")
+                else np.array(values, dtype=np.int64)
+            )
+        out["act_edges"] = np.linspace(*self.act_range, N_BINS + 1)
+        out["pre_edges"] = np.linspace(*PRE_RANGE, N_BINS + 1)
+        out["percentiles"] = np.array(PERCENTILES)
+        out["meta"] = np.array(
+            json.dumps(
+                {
+                    "activation": self.activation,
+                    "batchnorm": self.batchnorm,
+                    "affine_layers": self.affine,
+                    "hidden_layers": self.hidden,
+                }
+            )
+        )
+        return out
+
+
+def load_diagnostics(path) -> dict[str, np.ndarray]:
+    """Read a ``diagnostics.npz`` written by an experiment (``allow_pickle=False``)."""
+    with np.load(path, allow_pickle=False) as data:
+        out = {k: data[k] for k in data.files}
+    out["meta"] = json.loads(str(out["meta"]))
+    return out
