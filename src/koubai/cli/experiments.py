@@ -126,6 +126,7 @@ def run(
         None, "--set", help="Override a field on every run, e.g. --set iterations=200."
     ),
     lang: str = typer.Option("en", help="Figure labels: en or ja."),
+    figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the figures."),
 ) -> None:
     """Run experiments and write their results folders (metrics, figures, summary)."""
     from koubai.datasets import load
@@ -146,6 +147,7 @@ def run(
             out_dir=out,
             workers=workers,
             lang=lang,
+            figures=figures,
         )
 
 

@@ -66,6 +66,7 @@ def run_experiment(
     out_dir: str | Path = "koubai-results",
     workers: int | None = None,
     lang: str = "en",
+    figures: bool = True,
     on_event: Event | None = None,
 ) -> ExperimentResult:
     """Run every run of an experiment and write its results folder.
@@ -80,6 +81,7 @@ def run_experiment(
         out_dir: the parent folder; the experiment writes ``<out_dir>/<name>-<time>/``.
         workers: parallel processes. Default: one per core, at most one per run.
         lang: figure labels, ``"en"`` or ``"ja"``.
+        figures: draw the figures (False writes only the data: faster for large sweeps).
         on_event: progress callback (see :data:`Event`).
 
     Returns:
@@ -136,11 +138,13 @@ def run_experiment(
 
     n_workers = min(workers or os.cpu_count() or 1, len(runs))
     if n_workers <= 1:
-        interrupted = _run_serial(runs, data, folder, lang, finished, on_event)
+        interrupted = _run_serial(runs, data, folder, lang, figures, finished, on_event)
     else:
-        interrupted = _run_parallel(runs, data, folder, lang, n_workers, finished, on_event)
+        interrupted = _run_parallel(
+            runs, data, folder, lang, figures, n_workers, finished, on_event
+        )
 
-    for group in spec.groups:
+    for group in spec.groups if figures else ():
         members = [(r, res) for r, res in result.runs if r.group == group.name]
         if len(members) > 1:
             _write_comparison(folder, group.name, members, group.title, lang)
@@ -186,17 +190,19 @@ def _curves(run: RunSpec, res: RunResult, label: str | None = None) -> Curves:
     )
 
 
-def write_run(folder: Path, run: RunSpec, res: RunResult, lang: str) -> None:
+def write_run(folder: Path, run: RunSpec, res: RunResult, lang: str, figures: bool) -> None:
     """A run's files: metrics.csv, model.npz, diagnostics.npz and its figures."""
     folder.mkdir(parents=True, exist_ok=True)
     out.write_text(folder / "metrics.csv", out.metrics_csv(res))
     out.save_arrays(folder / "model.npz", res.net.state_dict())
+    d = _diag(res)
+    if d is not None:
+        out.save_arrays(folder / "diagnostics.npz", res.diagnostics.arrays())
+    if not figures:
+        return
     if res.records:
         plot_run(_curves(run, res), folder / "accuracy", title=run.name, lang=lang)
-    if res.diagnostics is not None and len(res.diagnostics):
-        arrays = res.diagnostics.arrays()
-        out.save_arrays(folder / "diagnostics.npz", arrays)
-        d = {**arrays, "meta": json.loads(str(arrays["meta"]))}
+    if d is not None:
         plot_gradient_flow(d, folder / "gradient-flow", title=run.name, lang=lang)
         plot_activation_histograms(d, folder / "activations", title=run.name, lang=lang)
         plot_health(d, folder / "saturation-updates", title=run.name, lang=lang)
@@ -228,7 +234,7 @@ def _write_comparison(folder: Path, group: str, members, title: str, lang: str) 
 # -- serial ---------------------------------------------------------------------------------
 
 
-def _run_serial(runs: list[RunSpec], data, folder: Path, lang: str, finished, on_event) -> bool:
+def _run_serial(runs, data, folder: Path, lang: str, figures: bool, finished, on_event) -> bool:
     for index, run in enumerate(runs):
         if on_event:
             on_event("start", index, run)
@@ -238,7 +244,7 @@ def _run_serial(runs: list[RunSpec], data, folder: Path, lang: str, finished, on
                 on_event("eval", index, record)
 
         res = train(run.config, data, on_eval=on_eval)
-        write_run(folder / "runs" / run.name, run, res, lang)
+        write_run(folder / "runs" / run.name, run, res, lang, figures)
         finished(index, res)
         if res.status == "interrupted":
             return True
@@ -250,7 +256,7 @@ def _run_serial(runs: list[RunSpec], data, folder: Path, lang: str, finished, on
 _W: dict[str, Any] = {}
 
 
-def _worker_init(data, folder: Path, lang: str, events, stop, blas_threads: int) -> None:
+def _worker_init(data, folder: Path, lang: str, figures: bool, events, stop, blas: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through `stop`
     from threadpoolctl import threadpool_limits
 
@@ -258,9 +264,10 @@ def _worker_init(data, folder: Path, lang: str, events, stop, blas_threads: int)
         data=data,
         folder=folder,
         lang=lang,
+        figures=figures,
         events=events,
         stop=stop,
-        limits=threadpool_limits(blas_threads),
+        limits=threadpool_limits(blas),
     )
 
 
@@ -274,13 +281,13 @@ def _worker_run(index: int, run: RunSpec) -> RunResult:
             raise KeyboardInterrupt
 
     res = train(run.config, _W["data"], on_eval=on_eval)
-    write_run(_W["folder"] / "runs" / run.name, run, res, _W["lang"])
+    write_run(_W["folder"] / "runs" / run.name, run, res, _W["lang"], _W["figures"])
     res.net = MLP.from_state_dict(res.net.state_dict())  # travels back without layer caches
     return res
 
 
 def _run_parallel(
-    runs: list[RunSpec], data, folder: Path, lang: str, n_workers: int, finished, on_event
+    runs, data, folder: Path, lang: str, figures: bool, n_workers: int, finished, on_event
 ) -> bool:
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
@@ -301,7 +308,7 @@ def _run_parallel(
         n_workers,
         mp_context=ctx,
         initializer=_worker_init,
-        initargs=(data, folder, lang, events, stop, blas),
+        initargs=(data, folder, lang, figures, events, stop, blas),
     ) as pool:
         pending = {pool.submit(_worker_run, i, r): i for i, r in enumerate(runs)}
         while pending:

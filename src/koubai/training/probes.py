@@ -122,12 +122,9 @@ class Diagnostics:
     def arrays(self) -> dict[str, np.ndarray]:
         """Everything as named arrays (rows = records, columns = layers), ready for ``np.savez``."""
         out = {key: np.array(values) for key, values in self.rows.items()}
-        for key, values in self.update_rows.items():
-            out[key] = (
-                np.array(values, dtype=float).reshape(len(values), -1)
-                if key == ("update_ratio")
-                else np.array(values, dtype=np.int64)
-            )
+        its, ratios = self.update_rows["update_iterations"], self.update_rows["update_ratio"]
+        out["update_iterations"] = np.array(its, dtype=np.int64)
+        out["update_ratio"] = np.array(ratios, dtype=float).reshape(len(its), len(self.affine))
         out["act_edges"] = np.linspace(*self.act_range, N_BINS + 1)
         out["pre_edges"] = np.linspace(*PRE_RANGE, N_BINS + 1)
         out["percentiles"] = np.array(PERCENTILES)
