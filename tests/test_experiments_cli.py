@@ -212,3 +212,43 @@ def test_runs_are_reproducible(tmp_path, blobs):
     assert a.folder != b.folder
     for (_, ra), (_, rb) in zip(a.runs, b.runs, strict=True):
         np.testing.assert_array_equal(ra.batch_loss, rb.batch_loss)
+
+
+def test_careful_protocol_aggregates_over_seeds(tmp_path, blobs_npz):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY)
+    out = tmp_path / "o"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(spec),
+            "-d",
+            str(blobs_npz),
+            "-o",
+            str(out),
+            "--protocol",
+            "careful",
+            "--seeds",
+            "2",
+            "--no-figures",
+            "--workers",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    folder = _folder(out)
+    rows = _read_csv(folder / "summary.csv")
+    assert len(rows) == 8 and {r["seed"] for r in rows} == {"0", "1"}
+    by_config = _read_csv(folder / "summary-by-config.csv")
+    assert [r["seeds"] for r in by_config] == ["2"] * 4
+    for agg in by_config:
+        accs = [
+            float(r["final_test_acc"]) for r in rows if r["run"].startswith(f"g-{agg['config']}-s")
+        ]
+        assert len(accs) == 2
+        assert float(agg["test_acc_mean"]) == pytest.approx(np.mean(accs), abs=1e-4)
+        assert float(agg["test_acc_min"]) == pytest.approx(min(accs), abs=1e-4)
+    assert "mean ± std" in result.output
+    assert not list(folder.glob("*.png"))  # --no-figures
+    assert 'protocol = "careful"' in (folder / "spec.toml").read_text()

@@ -92,6 +92,22 @@ def print_summary(result) -> None:
             f"{row['seconds']:.1f}",
         )
     console.print(table)
+    configs = result.by_config()
+    if any(row["seeds"] > 1 for row in configs):
+        agg = Table(title="by configuration: final test accuracy over seeds")
+        for col in ("group", "config", "seeds", "mean ± std", "min – max"):
+            agg.add_column(
+                col, justify="left" if col in ("group", "config") else "right", overflow="fold"
+            )
+        for row in configs:
+            agg.add_row(
+                str(row["group"]),
+                str(row["config"]),
+                str(row["seeds"]),
+                f"{row['test_acc_mean']:.3f} ± {row['test_acc_std']:.3f}",
+                f"{row['test_acc_min']:.3f} – {row['test_acc_max']:.3f}",
+            )
+        console.print(agg)
     console.print(f"data: {result.dataset_source}", highlight=False, soft_wrap=True)
     console.print(f"results: {result.folder}", highlight=False, soft_wrap=True)
 
@@ -174,6 +190,10 @@ def train(
     out: Path = typer.Option(Path("koubai-results"), "--out", "-o", help=OUT_HELP),
     name: str = typer.Option("train", help="Name of the results folder."),
     lang: str = typer.Option("en", help="Figure labels: en or ja."),
+    diagnostics: bool = typer.Option(
+        True, "--diagnostics/--no-diagnostics", help="Record per-layer diagnostics."
+    ),
+    diagnostics_every: int = typer.Option(10, help="Diagnostics interval in iterations."),
 ) -> None:
     """Train one network from flags and write its results folder."""
     from koubai.datasets import load
@@ -196,6 +216,7 @@ def train(
         weight_decay=weight_decay,
         dtype=dtype,
         seed=seed,
+        diagnostics_every=diagnostics_every if diagnostics else 0,
     )
     base = config.to_dict()
     for key in ("train_accuracy", "sampling", "bn_affine_trainable", "name"):

@@ -5,6 +5,7 @@
     <name>-<time>/
       spec.toml            the experiment as run: protocol, dataset, every run's configuration
       summary.csv          one row per run
+      summary-by-config.csv  one row per configuration: mean, std, min, max over its seeds
       comparison-<group>.png|svg
       runs/<run>/metrics.csv, accuracy.png|svg, model.npz, diagnostics.npz
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,48 @@ def summary_row(name: str, group: str, result: RunResult) -> dict[str, object]:
 
 def summary_csv(rows: Sequence[dict[str, object]]) -> str:
     return _csv([[row[k] for k in SUMMARY_COLUMNS] for row in rows], SUMMARY_COLUMNS)
+
+
+AGGREGATE_COLUMNS = [
+    "group",
+    "config",
+    "seeds",
+    "test_acc_mean",
+    "test_acc_std",
+    "test_acc_min",
+    "test_acc_max",
+    "train_acc_mean",
+    "diverged",
+]
+
+
+def aggregate(rows: Iterable[tuple[str, str, RunResult]]) -> list[dict[str, object]]:
+    """Final accuracies per (group, configuration) over its seeds, in first-seen order."""
+    groups: dict[tuple[str, str], list[RunResult]] = {}
+    for group, config, res in rows:
+        groups.setdefault((group, config), []).append(res)
+    out = []
+    for (group, config), results in groups.items():
+        test = np.array([r.final_test_acc for r in results])
+        train = np.array([r.final_train_acc for r in results])
+        out.append(
+            {
+                "group": group,
+                "config": config,
+                "seeds": len(results),
+                "test_acc_mean": round(float(test.mean()), 4),
+                "test_acc_std": round(float(test.std(ddof=1)) if len(test) > 1 else 0.0, 4),
+                "test_acc_min": round(float(test.min()), 4),
+                "test_acc_max": round(float(test.max()), 4),
+                "train_acc_mean": round(float(train.mean()), 4),
+                "diverged": sum(r.status == "diverged" for r in results),
+            }
+        )
+    return out
+
+
+def aggregate_csv(rows: Sequence[dict[str, object]]) -> str:
+    return _csv([[row[k] for k in AGGREGATE_COLUMNS] for row in rows], AGGREGATE_COLUMNS)
 
 
 def spec_toml(meta: dict[str, object], runs: Sequence[tuple[str, str, dict]]) -> str:

@@ -55,6 +55,12 @@ class ExperimentResult:
         """One row per finished run, as in ``summary.csv``."""
         return [out.summary_row(spec.name, spec.group, res) for spec, res in self.runs]
 
+    def by_config(self) -> list[dict[str, object]]:
+        """One row per configuration: final accuracies over its seeds (mean, std, min, max)."""
+        return out.aggregate(
+            (spec.group, spec.config.replace(seed=0, name="").label, res) for spec, res in self.runs
+        )
+
 
 def run_experiment(
     spec: str | Path | Spec,
@@ -133,6 +139,7 @@ def run_experiment(
         result.runs.append((run, res))
         result.runs.sort(key=lambda pair: runs.index(pair[0]))
         out.write_text(folder / "summary.csv", out.summary_csv(result.summary()))
+        out.write_text(folder / "summary-by-config.csv", out.aggregate_csv(result.by_config()))
         if on_event:
             on_event("done", index, res)
 

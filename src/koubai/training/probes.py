@@ -36,6 +36,17 @@ ACT_RANGES = {
 ACTIVATION_LAYERS = (Sigmoid, Tanh, ReLU, LeakyReLU)
 
 
+def _percentiles(values: np.ndarray) -> np.ndarray:
+    """:data:`PERCENTILES` of all values, as ``np.percentile`` (linear) computes them, from one
+    sort (several times faster than ``np.percentile`` on arrays of a few thousand values)."""
+    s = np.sort(values, axis=None)
+    pos = (s.size - 1) * np.asarray(PERCENTILES, dtype=np.float64) / 100.0
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, s.size - 1)
+    frac = pos - lo
+    return s[lo] * (1.0 - frac) + s[hi] * frac
+
+
 def _histogram(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Counts on N_BINS equal bins of [lo, hi]; values outside land in the end bins."""
     scaled = (np.clip(values, lo, hi) - lo) * (N_BINS / (hi - lo))
@@ -77,7 +88,7 @@ class Diagnostics:
         for prefix, arrays, (lo, hi) in (("act", acts, self.act_range), ("pre", pres, PRE_RANGE)):
             row[f"{prefix}_mean"] = [float(a.mean()) for a in arrays]
             row[f"{prefix}_std"] = [float(a.std()) for a in arrays]
-            row[f"{prefix}_pct"] = [np.percentile(a, PERCENTILES) for a in arrays]
+            row[f"{prefix}_pct"] = [_percentiles(a) for a in arrays]
             row[f"{prefix}_hist"] = [_histogram(a, lo, hi) for a in arrays]
         row["saturated"] = [self._saturated(a) for a in acts]
         row["dead"] = [self._dead(a) for a in acts]
