@@ -1,0 +1,167 @@
+"""What every lesson shares: the result base class, its tables, languages and figure saving."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; no display is ever needed
+import matplotlib.pyplot as plt  # noqa: E402
+
+from koubai.errors import ConfigError  # noqa: E402
+from koubai.report.fonts import INSTALL_HINT, can_render, check_language  # noqa: E402
+
+DATASET = "mnist-5k"
+
+
+def tr(lang: str, en: str, ja: str) -> str:
+    """The English or the Japanese text, as ``lang`` says."""
+    return ja if lang == "ja" else en
+
+
+@dataclass(frozen=True)
+class NumberTable:
+    """A small table of formatted numbers: what a lesson prints (plain text or rich)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+    def to_text(self) -> str:
+        cells = [self.columns, *self.rows]
+        widths = [max(_width(r[i]) for r in cells) for i in range(len(self.columns))]
+
+        def line(row: list[str]) -> str:
+            return "  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True))
+
+        rule = "  ".join("-" * w for w in widths)
+        body = "\n".join(line(r).rstrip() for r in self.rows)
+        return f"{self.title}\n{line(self.columns).rstrip()}\n{rule}\n{body}"
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: East Asian wide characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@dataclass(kw_only=True)
+class LessonResult:
+    """Base of the lessons' results: the numbers (fields of the subclass), tables and text.
+
+    Attributes:
+        lang: the language of :meth:`title`, :meth:`tables` and :meth:`explanation`.
+        figures: the files written (PNG and SVG), empty when no output folder was given.
+    """
+
+    number: ClassVar[int] = 0
+    lang: str = "en"
+    figures: list[Path] = field(default_factory=list)
+
+    def title(self) -> str:  # pragma: no cover - every lesson overrides it
+        raise NotImplementedError
+
+    def tables(self) -> list[NumberTable]:  # pragma: no cover
+        raise NotImplementedError
+
+    def explanation(self) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def to_text(self) -> str:
+        """Title, numbers, explanation and figure paths as plain text."""
+        parts = [f"{self.number}. {self.title()}", *(t.to_text() for t in self.tables())]
+        parts.append(self.explanation())
+        if self.figures:
+            label = tr(self.lang, "figures", "図")
+            parts.append(f"{label}: " + ", ".join(str(p) for p in self.figures))
+        return "\n\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def figure_language(lang: str) -> str:
+    """``lang`` if its labels can be drawn here; else ``"en"``, with a warning naming the fix."""
+    check_language(lang)
+    if can_render(lang):
+        return lang
+    warnings.warn(
+        f"no Japanese font installed: figure labels are drawn in English; {INSTALL_HINT}",
+        UserWarning,
+        stacklevel=3,
+    )
+    return "en"
+
+
+def output_dir(out: str | Path | None) -> Path | None:
+    """Create the output folder (and its parents); an unusable path is an ``OSError``."""
+    if out is None:
+        return None
+    path = Path(out).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    probe = path / ".koubai-write-test"
+    probe.touch()  # fails early, before any training, if the folder is not writable
+    probe.unlink()
+    return path
+
+
+def save_figure(fig, out: Path, stem: str) -> list[Path]:
+    """Save ``fig`` as ``out/stem.png`` and ``out/stem.svg``, close it, return both paths."""
+    paths = [out / f"{stem}.png", out / f"{stem}.svg"]
+    try:
+        fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+        fig.savefig(paths[1], bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return paths
+
+
+@functools.lru_cache(maxsize=1)
+def mnist5k():
+    """The offline MNIST subset (4,000 training / 1,000 test digits), loaded once."""
+    from koubai import datasets
+
+    return datasets.load(DATASET)
+
+
+def check_seed(seed: int) -> int:
+    """A non-negative integer seed, or a ``ConfigError``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed
+
+
+def fmt(value: float, digits: int = 4) -> str:
+    """A number for a table: fixed for ordinary sizes, scientific for tiny or huge ones."""
+    if value != value:  # NaN
+        return "–"
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e5:
+        return f"{value:.{digits}g}"
+    return f"{value:.{max(digits - 2, 1)}e}"
+
+
+@contextlib.contextmanager
+def small_matrices() -> Iterator[None]:
+    """Run BLAS on one thread inside the block, when threadpoolctl is installed.
+
+    The lessons multiply small matrices (a batch of 100 by a few dozen units): threads bring
+    nothing there, and on a busy machine OpenBLAS's spinning threads make training 5-10 times
+    slower. Without threadpoolctl the block runs unchanged.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - an optional speed-up
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
