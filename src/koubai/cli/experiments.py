@@ -110,6 +110,8 @@ def print_summary(result) -> None:
         console.print(agg)
     console.print(f"data: {result.dataset_source}", highlight=False, soft_wrap=True)
     console.print(f"results: {result.folder}", highlight=False, soft_wrap=True)
+    if (result.folder / "report.html").exists():
+        console.print(f"report:  {result.folder / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 def _run_and_report(spec, **kwargs) -> None:
@@ -253,3 +255,14 @@ def show(
         console.print(table)
         return
     typer.echo(builtin_text(name), nl=False)
+
+
+@app.command()
+@user_errors
+def report(
+    folder: Path = typer.Argument(..., help="An experiment's results folder."),
+) -> None:
+    """(Re)write the self-contained report.html of a results folder."""
+    from koubai.report.html import write_report
+
+    console.print(f"report: {write_report(folder)}", highlight=False, soft_wrap=True)

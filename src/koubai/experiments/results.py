@@ -6,8 +6,10 @@
       spec.toml            the experiment as run: protocol, dataset, every run's configuration
       summary.csv          one row per run
       summary-by-config.csv  one row per configuration: mean, std, min, max over its seeds
-      comparison-<group>.png|svg
-      runs/<run>/metrics.csv, accuracy.png|svg, model.npz, diagnostics.npz
+      comparison-<group>.png|svg, gradient-flow-<group>.png|svg, nonlinearity-inputs-<group>...
+      report.html          everything in one self-contained page
+      runs/<run>/metrics.csv, accuracy.png|svg, model.npz, diagnostics.npz and the
+                 diagnostics figures gradient-flow.png, activations.png, saturation-updates.png
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from koubai.report.diagnostics import (
     plot_nonlinearity_inputs,
 )
 from koubai.report.figures import Curves, labels, plot_comparison, plot_run
+from koubai.report.html import write_report
 from koubai.training.loop import EvalRecord, RunResult, train
 
 Event = Callable[[str, int, Any], None]
@@ -155,6 +156,8 @@ def run_experiment(
         members = [(r, res) for r, res in result.runs if r.group == group.name]
         if len(members) > 1:
             _write_comparison(folder, group.name, members, group.title, lang)
+    if figures:
+        write_report(folder)
     result.status = "interrupted" if interrupted else "finished"
     result.seconds = time.perf_counter() - started
     return result
