@@ -32,9 +32,9 @@ def lessons(
         ),
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Language: en or ja.")] = "en",
-    out: Annotated[Path, typer.Option("--out", help="Folder for the figures (PNG + SVG).")] = Path(
-        "koubai-results/lessons"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the figures (PNG + SVG).")
+    ] = Path("koubai-results/lessons"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random number.")] = 0,
 ) -> None:
     """The note's confirmation tests (確認テスト), computed: chain rule, sigmoid', zero init, BN."""
