@@ -163,7 +163,7 @@ def plot_gradient_profiles(
     ax.set_yscale("log")
     depth = max(d["weight_grad_norm"].shape[1] for _, d in runs)
     ax.set_xticks(range(1, depth + 1))
-    ax.set_xlabel(f"{lab['layer']} (1 = {lab['hidden'].format(k=1)}, {depth} = {lab['output']})")
+    ax.set_xlabel(f"{lab['layer']} (1 = {lab['hidden'].format(k=1)}; {lab['last_is_output']})")
     ax.set_ylabel(lab["grad_norm"])
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
