@@ -61,6 +61,10 @@ class Affine(Layer):
         rng: random generator for the weights. Default: ``default_rng(0)``.
         dtype: parameter dtype. Default: float64.
         init_std: std for the ``gauss`` initializer. Default: 0.01.
+        input_grad: whether ``backward`` computes :math:`\partial L/\partial x` (else it returns
+            None). A network's first layer needs no gradient with respect to the data, and
+            :math:`\delta W^\top` costs as much as :math:`x^\top \delta`: :class:`MLP` turns it
+            off there. Default: True.
     Shape: ``(N, fan_in) -> (N, fan_out)``; ``W`` is ``(fan_in, fan_out)``, ``b`` is ``(fan_out,)``.
     """
 
@@ -73,10 +77,12 @@ class Affine(Layer):
         rng: np.random.Generator | None = None,
         dtype=np.float64,
         init_std: float = 0.01,
+        input_grad: bool = True,
     ) -> None:
         super().__init__()
         rng = np.random.default_rng(0) if rng is None else rng
         self.fan_in, self.fan_out = fan_in, fan_out
+        self.input_grad = bool(input_grad)
         self.params["W"] = initialize(init, rng, fan_in, fan_out, dtype=dtype, std=init_std)
         self.params["b"] = np.zeros(fan_out, dtype=dtype)
         self._x: np.ndarray | None = None
@@ -84,12 +90,16 @@ class Affine(Layer):
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         _check_2d("Affine", x, self.fan_in)
         self._x = x
-        return x @ self.params["W"] + self.params["b"]
+        y = x @ self.params["W"]
+        y += self.params["b"]  # in place: y is our own new array
+        return y
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        self.grads["W"] = self._x.T @ dout
-        self.grads["b"] = dout.sum(axis=0)
-        return dout @ self.params["W"].T
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        self.grads["W"] = self._x.T @ dout  # dL/dW = x^T delta
+        self.grads["b"] = dout.sum(axis=0)  # dL/db = sum over the batch of delta
+        if not self.input_grad:
+            return None
+        return dout @ self.params["W"].T  # dL/dx = delta W^T
 
     def __repr__(self) -> str:
         return f"Affine({self.fan_in}, {self.fan_out})"
@@ -108,7 +118,9 @@ class Sigmoid(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         y = self._y
-        return dout * (1.0 - y) * y
+        dx = dout * y
+        dx *= 1.0 - y  # delta * y * (1 - y), with one new array instead of three
+        return dx
 
 
 class Tanh(Layer):
@@ -340,15 +352,13 @@ class SoftmaxCrossEntropy:
         t = np.asarray(t)
         if t.shape[0] != n:
             raise ValueError(f"got {t.shape[0]} labels for a batch of {n} samples")
-        logp = F.log_softmax(logits)
         if t.ndim == 2 and t.shape == logits.shape and not np.issubdtype(t.dtype, np.integer):
             target = t.astype(logits.dtype, copy=False)
-            loss = -float(np.sum(target * logp)) / n
         else:
-            idx = F.labels_to_indices(t, c)
             target = np.zeros_like(logits)
-            target[np.arange(n), idx] = 1.0
-            loss = -float(np.sum(logp[np.arange(n), idx])) / n
+            target[np.arange(n), F.labels_to_indices(t, c)] = 1.0
+        logp = F.log_softmax(logits)
+        loss = -float(np.vdot(target, logp)) / n  # -(1/N) sum_n sum_c t_nc log p_nc
         self._probs, self._target = np.exp(logp), target
         return loss
 

@@ -190,20 +190,27 @@ class MLP:
         layers: list[Layer] = []
         sizes = [input_size, *hidden_sizes]
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-            layers.append(self._affine(fan_in, fan_out))
+            layers.append(self._affine(fan_in, fan_out, input_grad=bool(layers)))
             if batchnorm:
                 layers.append(BatchNorm(fan_out, convention=bn_convention, dtype=self.dtype))
             layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
                 layers.append(Dropout(dropout, rng=self.rng))
-        layers.append(self._affine(sizes[-1], output_size))
+        layers.append(self._affine(sizes[-1], output_size, input_grad=bool(layers)))
         self.layers: list[Layer] = layers
         self.loss_layer = SoftmaxCrossEntropy()
 
-    def _affine(self, fan_in: int, fan_out: int) -> Affine:
+    def _affine(self, fan_in: int, fan_out: int, *, input_grad: bool) -> Affine:
+        # The first layer's dL/dx would be the gradient with respect to the data: not needed.
         c = self.config
         return Affine(
-            fan_in, fan_out, init=c["init"], rng=self.rng, dtype=self.dtype, init_std=c["init_std"]
+            fan_in,
+            fan_out,
+            init=c["init"],
+            rng=self.rng,
+            dtype=self.dtype,
+            init_std=c["init_std"],
+            input_grad=input_grad,
         )
 
     # -- parameters ---------------------------------------------------------------------------
