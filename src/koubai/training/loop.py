@@ -206,7 +206,7 @@ def train(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
             idx = sampler.next()
-            np.take(x_train, idx, axis=0, out=x_batch)
+            np.take(x_train, idx, axis=0, out=x_batch, mode="clip")  # indices are in range
             t_batch = y_train[idx]
             loss0 = net.loss(x_batch, t_batch, train=False)
             if probe is not None:
@@ -217,7 +217,7 @@ def train(
             for it in range(1, config.iterations + 1):
                 if it > 1:
                     idx = sampler.next()
-                    np.take(x_train, idx, axis=0, out=x_batch)
+                    np.take(x_train, idx, axis=0, out=x_batch, mode="clip")  # indices are in range
                     t_batch = y_train[idx]
                 probing = probe is not None and it % diag_every == 0
                 trace = [] if probing else None
