@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from koubai.engine.mlp import MLP
 from koubai.errors import ConfigError
 from koubai.experiments import results as out
@@ -207,7 +209,7 @@ def write_run(folder: Path, run: RunSpec, res: RunResult, lang: str, figures: bo
     out.save_arrays(folder / "model.npz", res.net.state_dict())
     d = _diag(res)
     if d is not None:
-        out.save_arrays(folder / "diagnostics.npz", res.diagnostics.arrays())
+        out.save_arrays(folder / "diagnostics.npz", {**d, "meta": np.array(json.dumps(d["meta"]))})
     if not figures:
         return
     if res.records:
