@@ -90,12 +90,13 @@ class Dataset:
         return f"Dataset({self.describe()})"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class RawData:
     """What a source hands over before preparation: unscaled images and integer labels.
 
     ``pixel_max`` is the value that means "full intensity" (255 for MNIST, 16 for ``digits``);
-    None when the values are already in [0, 1].
+    None when the values are already in [0, 1]. :func:`prepare` consumes it: it lets go of each
+    split's images once they are converted (``x_train``/``x_test`` become None).
     """
 
     x_train: np.ndarray
@@ -157,7 +158,9 @@ def prepare(
     """Scale, shape, encode and subsample a source's raw arrays into a :class:`Dataset`.
 
     The subsample draws use their own random streams derived from ``seed`` (independent of any
-    train/test split the source made with the same seed).
+    train/test split the source made with the same seed). ``raw`` is consumed: each split's raw
+    images are released once converted, so the peak memory is the float data plus one split's
+    raw images (not both splits in both forms: 30 MB less for MNIST in float32).
     """
     dt = _check_dtype(dtype, normalize)
     seed = check_seed(seed)
@@ -180,7 +183,9 @@ def prepare(
         return x, y
 
     x_train, y_train = part(raw.x_train, raw.y_train, subsample, sub_seq)
+    raw.x_train = None  # the caller's reference too: the uint8 copy can go before the test split's
     x_test, y_test = part(raw.x_test, raw.y_test, test_subsample, test_seq)
+    raw.x_test = None
     return Dataset(
         name=name,
         x_train=x_train,
