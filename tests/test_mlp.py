@@ -215,3 +215,52 @@ def test_trace_collects_every_layer_output(rng):
     assert [a.shape[1] for a in trace] == [5, 5, 5, 3, 3, 3, 4]
     assert (trace[2] >= 0).all() and (trace[2] == np.maximum(trace[1], 0)).all()
     assert loss == pytest.approx(net.loss_layer.forward(trace[-1], t))
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_infer_gives_predicts_logits_bit_for_bit_and_leaves_input_and_caches_alone(
+    activation, dtype, rng
+):
+    net = MLP(12, [9, 7], 4, activation=activation, batchnorm=True, dropout=0.3, dtype=dtype)
+    for _ in range(3):  # move the running statistics and weights away from their start
+        net.forward_backward(rng.standard_normal((16, 12)), rng.integers(0, 4, 16))
+        for k, g in net.grads.items():
+            net.params[k] -= 0.1 * g
+    x = rng.standard_normal((20, 12)).astype(dtype)
+    x_before = x.copy()
+    caches = [dict(vars(layer)) for layer in net.layers]
+    logits = net.infer(x)
+    for layer, before in zip(net.layers, caches, strict=True):  # nothing re-cached by infer
+        assert all(vars(layer)[k] is v for k, v in before.items())
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(logits, net.predict(x))
+
+
+def test_layer_infer_in_place_overwrites_its_input_and_matches_forward(rng):
+    from koubai.engine.layers import BatchNorm, LeakyReLU, ReLU, Sigmoid, Tanh
+
+    bn = BatchNorm(5)
+    bn.forward(rng.standard_normal((8, 5)) * 3 + 1, train=True)
+    for layer in (Sigmoid(), Tanh(), ReLU(), LeakyReLU(0.1), bn):
+        x = rng.standard_normal((6, 5)) * 4
+        expected = layer.forward(x.copy(), train=False)
+        out = layer.infer(x, inplace=True)
+        np.testing.assert_array_equal(out, expected)
+        if not isinstance(layer, LeakyReLU):  # np.where makes a new array
+            assert np.shares_memory(out, x), layer
+
+
+def test_copy_is_independent_and_leaves_the_caches_behind(rng):
+    net = MLP(12, [9], 4, batchnorm=True, dropout=0.2, seed=3)
+    x, t = rng.standard_normal((16, 12)), rng.integers(0, 4, 16)
+    net.forward_backward(x, t)
+    twin = net.copy()
+    assert all(not k.startswith("_") for layer in twin.layers for k in vars(layer))
+    for (k, a), b in zip(net.params.items(), twin.params.values(), strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert not np.shares_memory(a, b), k
+    np.testing.assert_array_equal(twin.infer(x), net.infer(x))
+    net.params["layers.0.W"] += 1.0  # training the original leaves the copy as it was
+    assert not np.array_equal(twin.infer(x), net.infer(x))
+    assert np.isfinite(twin.forward_backward(x, t))  # a copy trains like any network

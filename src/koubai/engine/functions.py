@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     r"""The logistic function :math:`\sigma(x) = 1 / (1 + e^{-x})`, without overflow.
 
     It computes ``1 / (1 + exp(-x))`` directly. For very negative x, ``exp(-x)`` overflows to
@@ -18,14 +18,19 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     ``0.5 + 0.5·tanh(x/2)`` form). Four passes over one new array: 2x (small arrays) to 10x
     (a 10,000 x 40 batch) faster than a ``where`` over two branches. Integer input gives
     float64; a float dtype is kept.
+
+    Args:
+        out: an array of x's shape and float dtype to write the result to (``x`` itself to work
+            in place). Default: a new array.
     """
     x = np.asarray(x)
-    y = np.empty_like(x, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
-    np.negative(x, out=y)
+    if out is None:
+        out = np.empty_like(x, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+    np.negative(x, out=out)
     with np.errstate(over="ignore"):
-        np.exp(y, out=y)  # exp(-x) in (0, inf]
-    y += 1.0
-    return np.reciprocal(y, out=y)
+        np.exp(out, out=out)  # exp(-x) in (0, inf]
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 def sigmoid_grad(x: np.ndarray) -> np.ndarray:

@@ -6,7 +6,13 @@ Every layer has the same interface:
 * ``grads`` — the same keys, written by :meth:`Layer.backward`;
 * ``state`` — buffers an optimizer must never touch (batch norm's running statistics);
 * ``forward(x, *, train)`` caches what the backward pass needs and returns the output;
-* ``backward(dout)`` returns ``dL/dx`` given ``dL/dy`` and never modifies ``dout``.
+* ``backward(dout)`` returns ``dL/dx`` given ``dL/dy`` and never modifies ``dout``;
+* ``infer(x, inplace=...)`` is the inference-mode output (``forward(x, train=False)``, the same
+  numbers) with nothing cached: a network can be evaluated while another thread trains a copy,
+  and ``inplace=True`` lets the layer overwrite ``x`` when the caller owns it.
+
+Caches live in attributes whose names start with ``_``; they are not part of a layer's state, so
+``copy.deepcopy`` (and pickling) leave them out.
 
 Shapes are written ``(N, D)``: N samples in the batch, D features.
 """
@@ -35,6 +41,13 @@ class Layer:
 
     def backward(self, dout: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict:
+        # Parameters, gradients, buffers and settings; the forward pass's caches stay behind.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -90,7 +103,10 @@ class Affine(Layer):
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         _check_2d("Affine", x, self.fan_in)
         self._x = x
-        y = x @ self.params["W"]
+        return self.infer(x)
+
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        y = x @ self.params["W"]  # a new array whatever inplace says: the width changes
         y += self.params["b"]  # in place: y is our own new array
         return y
 
@@ -116,6 +132,9 @@ class Sigmoid(Layer):
         self._y = F.sigmoid(x)
         return self._y
 
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return F.sigmoid(x, out=x if inplace else None)
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
         y = self._y
         dx = dout * y
@@ -129,6 +148,9 @@ class Tanh(Layer):
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         self._y = np.tanh(x)
         return self._y
+
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.tanh(x, out=x if inplace else None)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout * (1.0 - self._y * self._y)
@@ -144,6 +166,9 @@ class ReLU(Layer):
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         self._active = x > 0
         return np.maximum(x, 0)
+
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.maximum(x, 0, out=x if inplace else None)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout * self._active  # a new array: dout is left as it was
@@ -163,6 +188,9 @@ class LeakyReLU(Layer):
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         self._active = x > 0
         return np.where(self._active, x, x * self.negative_slope)
+
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.where(x > 0, x, x * self.negative_slope)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return np.where(self._active, dout, dout * self.negative_slope)
@@ -285,10 +313,21 @@ class BatchNorm(Layer):
             rv *= c.decay
             rv += (1.0 - c.decay) * batch_var
         else:
-            inv_std = 1.0 / np.sqrt(self.state["running_var"] + c.eps)
+            inv_std = self._running_inv_std()
             xhat = (x - self.state["running_mean"]) * inv_std
         self._train, self._xhat, self._inv_std = train, xhat, inv_std
         return gamma * xhat + beta
+
+    def _running_inv_std(self) -> np.ndarray:
+        return 1.0 / np.sqrt(self.state["running_var"] + self.convention.eps)
+
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        # forward(train=False)'s operations in the same order, so the same numbers.
+        y = np.subtract(x, self.state["running_mean"], out=x if inplace else None)
+        y *= self._running_inv_std()
+        y *= self.params["gamma"]
+        y += self.params["beta"]
+        return y
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         xhat, inv_std, gamma = self._xhat, self._inv_std, self.params["gamma"]
@@ -333,6 +372,9 @@ class Dropout(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout.copy() if self._scale is None else dout * self._scale
 
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return x  # the identity at inference, as in forward
+
     def __repr__(self) -> str:
         return f"Dropout({self.p})"
 
@@ -361,6 +403,9 @@ class SoftmaxCrossEntropy:
         loss = -float(np.vdot(target, logp)) / n  # -(1/N) sum_n sum_c t_nc log p_nc
         self._probs, self._target = np.exp(logp), target
         return loss
+
+    def __getstate__(self) -> dict:
+        return {}  # only caches
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         n = self._probs.shape[0]

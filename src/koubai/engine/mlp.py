@@ -7,6 +7,7 @@ followed by softmax cross-entropy. Parameters are addressed by stable names of t
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Iterator, MutableMapping, Sequence
@@ -270,6 +271,18 @@ class MLP:
                 trace.append(out)
         return out
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Logits in inference mode, as ``predict(x)`` gives them, with nothing cached.
+
+        Each layer may overwrite its input once that input is an array of ours (never ``x``),
+        so a pass makes no new array per activation; and since no layer keeps anything, a
+        network can be evaluated from several threads at once. :meth:`backward` cannot follow.
+        """
+        out = x = self._check_input(x)
+        for layer in self.layers:
+            out = layer.infer(out, inplace=out is not x)
+        return out
+
     def _penalty(self) -> float:
         if not self.weight_decay:
             return 0.0
@@ -318,7 +331,7 @@ class MLP:
         return self.grads
 
     def accuracy(self, x: np.ndarray, t: np.ndarray, *, batch_size: int = 10_000) -> float:
-        """Share of samples whose arg-max logit is the label (inference mode, in chunks)."""
+        """Share of samples whose arg-max logit is the label (:meth:`infer`, in chunks)."""
         from koubai.engine.functions import labels_to_indices
 
         x = np.asarray(x)
@@ -329,9 +342,17 @@ class MLP:
             raise ValueError("accuracy of an empty set is undefined")
         correct = 0
         for start in range(0, x.shape[0], batch_size):
-            logits = self.predict(x[start : start + batch_size], train=False)
-            correct += int(np.sum(np.argmax(logits, axis=1) == labels[start : start + batch_size]))
+            logits = self.infer(x[start : start + batch_size])
+            hits = np.argmax(logits, axis=1) == labels[start : start + batch_size]
+            correct += int(np.count_nonzero(hits))
         return correct / x.shape[0]
+
+    def copy(self) -> MLP:
+        """An independent copy: the same parameters, buffers and random state, no caches.
+
+        What a background evaluation works on while training changes the original.
+        """
+        return copy.deepcopy(self)
 
     # -- serialisation (arrays only: the engine does no I/O) -----------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
