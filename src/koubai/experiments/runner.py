@@ -283,8 +283,10 @@ def _worker_init(data, folder: Path, lang: str, figures: bool, events, stop, bla
     )
 
 
-def _worker_run(index: int, run: RunSpec) -> RunResult:
+def _worker_run(index: int, run: RunSpec) -> RunResult | None:
     events, stop = _W["events"], _W["stop"]
+    if stop.is_set():  # queued before Ctrl-C (the pool queues ahead): not started at all
+        return None
     events.put(("start", index, None))
 
     def on_eval(record: EvalRecord) -> None:
@@ -292,7 +294,8 @@ def _worker_run(index: int, run: RunSpec) -> RunResult:
         if stop.is_set():
             raise KeyboardInterrupt
 
-    res = train(run.config, _W["data"], on_eval=on_eval)
+    # Every core has a worker: evaluating on background threads would only take turns with them.
+    res = train(run.config, _W["data"], on_eval=on_eval, evaluation="inline")
     write_run(_W["folder"] / "runs" / run.name, run, res, _W["lang"], _W["figures"])
     res.net = MLP.from_state_dict(res.net.state_dict())  # travels back without layer caches
     return res
@@ -330,6 +333,8 @@ def _run_parallel(
                 for fut in done:
                     index = pending.pop(fut)
                     res = fut.result()
+                    if res is None:  # never started
+                        continue
                     finished(index, res)
                     if res.status == "interrupted":
                         interrupted = True
