@@ -200,9 +200,12 @@ def test_ctrl_c_keeps_finished_runs(tmp_path, blobs, workers):
     assert len(rows) == len(result.runs) >= 1
     for row in rows:
         assert (result.folder / "runs" / row["run"] / "metrics.csv").exists()
+    # A run queued before Ctrl-C but not started leaves nothing behind.
+    assert len(list((result.folder / "runs").iterdir())) == len(rows)
     if workers == 1:
         assert [row["status"] for row in rows] == ["finished", "interrupted"]
-        assert int(rows[1]["stopped_at"]) == 20
+        # Measured in the background, iteration 20's record comes in a few updates later.
+        assert 20 <= int(rows[1]["stopped_at"]) < 400
 
 
 def test_runs_are_reproducible(tmp_path, blobs):

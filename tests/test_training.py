@@ -50,11 +50,79 @@ def test_ctrl_c_keeps_the_metrics_so_far(blobs):
         if record.iteration == 30:
             raise KeyboardInterrupt
 
-    result = train(
-        TrainConfig(hidden_sizes=(8,), iterations=100, batch_size=20), blobs, on_eval=on_eval
-    )
+    config = TrainConfig(hidden_sizes=(8,), iterations=100, batch_size=20)
+    result = train(config, blobs, on_eval=on_eval, evaluation="inline")
     assert result.status == "interrupted"
     assert result.column("iteration")[-1] == 30 and result.stopped_at == 30
+
+
+def test_ctrl_c_with_background_evaluation_keeps_every_measurement_under_way(blobs):
+    seen = []
+
+    def on_eval(record):
+        seen.append(record.iteration)
+        if record.iteration == 300:
+            raise KeyboardInterrupt
+
+    config = TrainConfig(hidden_sizes=(8,), iterations=2000, batch_size=20)
+    result = train(config, blobs, on_eval=on_eval, evaluation="background")
+    iterations = list(result.column("iteration"))
+    assert result.status == "interrupted" and 300 <= result.stopped_at < 2000
+    # Training ran on while iteration 300 was measured: the measurements made meanwhile are
+    # kept (without callbacks), in order, and none is of an update that was not made.
+    assert seen[-1] == 300 and iterations[: len(seen)] == seen
+    assert iterations == list(range(0, iterations[-1] + 1, 10))
+    assert iterations[-1] <= result.stopped_at
+
+
+@pytest.mark.parametrize("train_accuracy", ["batch", "subset"])
+def test_background_evaluation_records_what_inline_evaluation_records(blobs, train_accuracy):
+    from threadpoolctl import threadpool_limits
+
+    config = TrainConfig(
+        hidden_sizes=(12, 8), iterations=300, batch_size=16, train_accuracy=train_accuracy
+    )
+    seen = []
+    with threadpool_limits(1, user_api="blas"):  # as the background mode runs the products
+        inline = train(config, blobs, evaluation="inline")
+    background = train(config, blobs, evaluation="background", on_eval=seen.append)
+    assert background.records == inline.records  # each one measured on its own iteration's net
+    assert seen == background.records
+    np.testing.assert_array_equal(background.batch_loss, inline.batch_loss)
+    assert len({r.test_acc for r in inline.records}) > 3  # the accuracy did move meanwhile
+
+
+def test_float64_runs_gather_their_batches_from_the_stored_float32_data(blobs):
+    config = TrainConfig(hidden_sizes=(8,), iterations=50, batch_size=20)
+    data32 = blobs  # float32, as koubai's datasets are
+    assert data32.x_train.dtype == np.float32
+    from koubai.datasets import from_arrays
+
+    data64 = from_arrays(
+        data32.x_train.astype(np.float64),
+        data32.y_train,
+        data32.x_test,
+        data32.y_test,
+        name="blobs64",
+        dtype=np.float64,
+    )
+    a = train(config.replace(dtype="float64"), data32, evaluation="inline")
+    b = train(config.replace(dtype="float64"), data64, evaluation="inline")
+    assert a.net.dtype == np.float64
+    np.testing.assert_array_equal(a.batch_loss, b.batch_loss)  # the same float64 batches
+
+
+def test_evaluation_mode_rules():
+    from koubai.training.evaluation import AUTO_MAX_STEP_MACS, MAX_WORKERS, eval_workers
+
+    assert eval_workers("inline", 10, cores=8) == 0
+    assert eval_workers("auto", 10, cores=1) == 0
+    assert eval_workers("auto", 10, cores=2) == 2
+    assert eval_workers("auto", AUTO_MAX_STEP_MACS + 1, cores=8) == 0
+    assert eval_workers("background", AUTO_MAX_STEP_MACS + 1, cores=1) == 1
+    assert eval_workers("background", 10, cores=64) == MAX_WORKERS
+    with pytest.raises(ConfigError, match="unknown evaluation mode 'later'"):
+        eval_workers("later", 10)
 
 
 def test_subset_protocol_measures_a_fixed_training_subset(blobs):

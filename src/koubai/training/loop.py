@@ -9,15 +9,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from koubai.engine.mlp import MLP
 from koubai.engine.optim import make_optimizer
 from koubai.errors import ConfigError
 from koubai.training.config import TrainConfig
+from koubai.training.evaluation import EvalMode, Evaluations, check_eval_mode, eval_workers
 from koubai.training.probes import Diagnostics
 
 Status = Literal["finished", "diverged", "interrupted"]
@@ -141,6 +144,7 @@ def train(
     n_classes: int | None = None,
     on_eval: Callable[[EvalRecord], None] | None = None,
     probe=None,
+    evaluation: EvalMode = "auto",
 ) -> RunResult:
     """Train one network on ``data`` as ``config`` says.
 
@@ -153,14 +157,23 @@ def train(
             ``record`` and ``record_update``). Default: one is made when
             ``config.diagnostics_every`` > 0; it is called at iteration 0 and every
             ``diagnostics_every`` iterations, and returned as ``RunResult.diagnostics``.
+        evaluation: where the accuracies are measured (see :mod:`koubai.training.evaluation`):
+            ``"inline"``, between two updates; ``"background"``, by threads working on a copy of
+            the network while training goes on, with the BLAS library held to one thread per
+            caller for the run; ``"auto"`` (default), in the background when the process has
+            two cores or more and the network is small. The records are the same either way,
+            up to the BLAS library's thread count (which can move the last bits of a product).
 
     Returns:
         A :class:`RunResult`. A non-finite loss ends the run as ``"diverged"``; Ctrl-C ends it as
         ``"interrupted"`` with the metrics so far (the caller decides whether to go on).
     """
     _check_data(data, config)
+    check_eval_mode(evaluation)
     dtype = np.dtype(config.dtype)
-    x_train = np.asarray(data.x_train, dtype=dtype)
+    # The training set stays as it is (no float64 copy of 60,000 images): batches are gathered
+    # from it and converted one at a time. The test set is converted once.
+    x_train = np.asarray(data.x_train)
     x_test = np.asarray(data.x_test, dtype=dtype)
     y_train, y_test = _labels(np.asarray(data.y_train)), _labels(np.asarray(data.y_test))
     if n_classes is None:
@@ -177,7 +190,7 @@ def train(
     if config.train_accuracy == "subset":
         k = min(config.train_subset, x_train.shape[0])
         subset = np.random.default_rng([config.seed, 2]).choice(x_train.shape[0], k, replace=False)
-        x_sub, y_sub = x_train[np.sort(subset)], y_train[np.sort(subset)]
+        x_sub, y_sub = x_train[np.sort(subset)].astype(dtype), y_train[np.sort(subset)]
 
     if config.bn_affine_trainable:
         trainable = list(net.params)
@@ -185,40 +198,56 @@ def train(
         bn_names = [f"layers.{i}." for i, layer in enumerate(net.layers) if "gamma" in layer.params]
         trainable = [k for k in net.params if not k.startswith(tuple(bn_names))]
     x_batch = np.empty((config.batch_size, x_train.shape[1]), dtype=dtype)
+    gathered = x_batch if x_train.dtype == dtype else np.empty(x_batch.shape, x_train.dtype)
+
+    def next_batch() -> np.ndarray:
+        idx = sampler.next()
+        np.take(x_train, idx, axis=0, out=gathered, mode="clip")  # indices are in range
+        if gathered is not x_batch:
+            x_batch[...] = gathered
+        return y_train[idx]
+
     every = config.eval_every
     batch_loss = np.full(config.iterations, np.nan)
     records: list[EvalRecord] = []
     status: Status = "finished"
     done = 0
-    start = time.perf_counter()
+    step_macs = config.batch_size * sum(net.params[k].size for k in net.weight_names())
+    workers = eval_workers(evaluation, step_macs)
 
-    def evaluate(iteration: int, loss: float, xb: np.ndarray, tb: np.ndarray) -> None:
-        if config.train_accuracy == "batch":
-            train_acc = net.accuracy(xb, tb)
-        else:
-            train_acc = net.accuracy(x_sub, y_sub)
-        record = EvalRecord(iteration, loss, train_acc, net.accuracy(x_test, y_test))
+    def emit(iteration: int, loss: float, train_acc: float, test_acc: float) -> None:
+        record = EvalRecord(iteration, loss, train_acc, test_acc)
         records.append(record)
         if on_eval is not None:
             on_eval(record)
 
+    def keep(iteration: int, loss: float, train_acc: float, test_acc: float) -> None:
+        records.append(EvalRecord(iteration, loss, train_acc, test_acc))
+
+    evals = Evaluations(workers, emit)
+
+    def evaluate(iteration: int, loss: float, t_batch: np.ndarray) -> None:
+        # In the background: a copy of the network (and of the batch, which the next step
+        # overwrites), so the measurement sees this iteration's weights whenever it runs.
+        snap = net.copy() if workers else net
+        xs, ts = (x_batch.copy(), t_batch) if config.train_accuracy == "batch" else (x_sub, y_sub)
+        evals.add(iteration, loss, lambda: (snap.accuracy(xs, ts), snap.accuracy(x_test, y_test)))
+
+    start = time.perf_counter()
+    limits = threadpool_limits(1, user_api="blas") if workers else nullcontext()
     # Overflow is expected when a run diverges: it is detected below and recorded, not warned.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with limits, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
-            idx = sampler.next()
-            np.take(x_train, idx, axis=0, out=x_batch, mode="clip")  # indices are in range
-            t_batch = y_train[idx]
+            t_batch = next_batch()
             loss0 = net.loss(x_batch, t_batch, train=False)
             if probe is not None:
                 trace: list[np.ndarray] = []
                 net.forward_backward(x_batch, t_batch, trace=trace)
                 probe.record(0, net, trace)
-            evaluate(0, loss0, x_batch, t_batch)
+            evaluate(0, loss0, t_batch)
             for it in range(1, config.iterations + 1):
                 if it > 1:
-                    idx = sampler.next()
-                    np.take(x_train, idx, axis=0, out=x_batch, mode="clip")  # indices are in range
-                    t_batch = y_train[idx]
+                    t_batch = next_batch()
                 probing = probe is not None and it % diag_every == 0
                 trace = [] if probing else None
                 loss = net.forward_backward(x_batch, t_batch, trace=trace)
@@ -237,9 +266,16 @@ def train(
                 done = it
                 if it % every == 0 or it == config.iterations:
                     window = batch_loss[max(0, it - every) : it]
-                    evaluate(it, float(np.mean(window)), x_batch, t_batch)
+                    evaluate(it, float(np.mean(window)), t_batch)
+            evals.finish()
         except KeyboardInterrupt:
             status = "interrupted"
+            try:  # keep the measurements already under way, without further callbacks
+                evals.finish(emit=keep)
+            except KeyboardInterrupt:
+                pass
+        finally:
+            evals.close()
     return RunResult(
         config=config,
         records=records,
