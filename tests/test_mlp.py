@@ -264,3 +264,25 @@ def test_copy_is_independent_and_leaves_the_caches_behind(rng):
     net.params["layers.0.W"] += 1.0  # training the original leaves the copy as it was
     assert not np.array_equal(twin.infer(x), net.infer(x))
     assert np.isfinite(twin.forward_backward(x, t))  # a copy trains like any network
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_accuracies_of_several_nets_are_each_nets_own(batchnorm, rng):
+    from koubai.engine import accuracies
+
+    x = rng.standard_normal((300, 12)).astype(np.float32)
+    t = rng.integers(0, 4, 300)
+    nets = [MLP(12, [9, 7], 4, batchnorm=batchnorm, seed=s) for s in range(4)]
+    for net in nets[1:]:  # move them apart (and the running statistics)
+        net.forward_backward(x[:50] * 3, t[:50])
+        for k, g in net.grads.items():
+            net.params[k] -= 0.5 * g
+    expected = [float(np.mean(np.argmax(net.predict(x), axis=1) == t)) for net in nets]
+    assert len(set(expected)) > 1
+    assert accuracies(nets, x, t, batch_size=128) == expected
+    assert [net.accuracy(x, t) for net in nets] == expected
+    assert accuracies(nets[:1], x, t) == expected[:1] and accuracies([], x, t) == []
+    with pytest.raises(ValueError, match="first layers have one shape"):
+        accuracies([nets[0], MLP(12, [5], 4)], x, t)
+    with pytest.raises(ValueError, match="same input width and dtype"):
+        accuracies([nets[0], MLP(12, [9, 7], 4, dtype=np.float64)], x, t)

@@ -117,7 +117,7 @@ def test_evaluation_mode_rules():
 
     assert eval_workers("inline", 10, cores=8) == 0
     assert eval_workers("auto", 10, cores=1) == 0
-    assert eval_workers("auto", 10, cores=2) == 2
+    assert eval_workers("auto", 10, cores=2) == 1  # the training's thread is the other
     assert eval_workers("auto", AUTO_MAX_STEP_MACS + 1, cores=8) == 0
     assert eval_workers("background", AUTO_MAX_STEP_MACS + 1, cores=1) == 1
     assert eval_workers("background", 10, cores=64) == MAX_WORKERS
@@ -175,3 +175,44 @@ def test_from_dict_rejects_unknown_keys_and_wrong_types():
         TrainConfig.from_dict({"iterations": "10"}, where="spec")
     with pytest.raises(ConfigError, match="batchnorm .* must be true or false"):
         TrainConfig.from_dict({"batchnorm": 1})
+
+
+@pytest.mark.parametrize("workers", [0, 1, 3])
+@pytest.mark.parametrize("group", [1, 4])
+def test_evaluations_come_out_in_order_whoever_measures_them(workers, group):
+    import threading
+
+    from koubai.training.evaluation import Evaluations
+
+    threads = set()
+
+    def measure(items):
+        threads.add(threading.current_thread().name)
+        return [(float(i), float(-i)) for i in items]
+
+    out = []
+    evals = Evaluations(measure, lambda *r: out.append(r), workers=workers, group=group)
+    try:
+        for i in range(50):
+            evals.add(i * 10, 0.5, i)
+        evals.finish()
+    finally:
+        evals.close()
+    assert out == [(i * 10, 0.5, float(i), float(-i)) for i in range(50)]
+    assert any(name.startswith("koubai-eval") for name in threads) == bool(workers)
+
+
+def test_an_error_in_a_background_measurement_reaches_the_caller():
+    from koubai.training.evaluation import Evaluations
+
+    def measure(items):
+        raise MemoryError("no room for the test set")
+
+    evals = Evaluations(measure, lambda *r: None, workers=1, group=2)
+    try:
+        with pytest.raises(MemoryError, match="no room"):
+            for i in range(20):
+                evals.add(i, 0.0, i)
+            evals.finish()
+    finally:
+        evals.close()

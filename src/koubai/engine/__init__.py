@@ -31,7 +31,7 @@ from koubai.engine.layers import (
     SoftmaxCrossEntropy,
     Tanh,
 )
-from koubai.engine.mlp import ACTIVATIONS, MLP, Parameters
+from koubai.engine.mlp import ACTIVATIONS, MLP, Parameters, accuracies
 from koubai.engine.optim import (
     OPTIMIZERS,
     SGD,
@@ -49,6 +49,7 @@ __all__ = [
     "CONVENTIONS",
     "INITIALIZERS",
     "MLP",
+    "accuracies",
     "OPTIMIZERS",
     "SGD",
     "AdaGrad",

@@ -1,24 +1,33 @@
-"""Evaluation points: accuracies measured at once, or on background threads while training goes on.
+"""Evaluation points: accuracies measured at once, or later in groups, or on background threads.
 
 The course's protocol measures the accuracy on the whole test set every 10 updates; with a small
-network that is most of a run's arithmetic, in one matrix product that training does not need
-the result of. With ``evaluation="background"`` the loop hands a copy of the network
-(:meth:`~koubai.engine.MLP.copy`, a few hundred kilobytes for the seed net) to a pool of threads
-and trains on while they measure it; the records still come out in order, with the numbers an
-inline evaluation would give (the same arithmetic on the same weights). NumPy releases the
-interpreter lock in its matrix products and large array passes, so the threads use the cores
-that a small network's training step, mostly Python and small arrays, leaves idle.
+network that is most of a run's arithmetic, in matrix products that training does not need the
+result of. Two things make it cheaper, and neither changes a number:
+
+* **Groups.** A measurement works on a copy of the network (:meth:`~koubai.engine.MLP.copy`, a
+  few hundred kilobytes for the seed net), so it can wait: :func:`group_size` copies are
+  measured together by :func:`koubai.engine.accuracies`, their first-layer products as one wider
+  product, which the BLAS library runs at a higher FLOP rate.
+* **Background threads** (``evaluation="background"``): the loop hands the groups to a pool of
+  threads and trains on while they measure. NumPy releases the interpreter lock in its matrix
+  products and large array passes, so the threads use the cores that a small network's training
+  step, mostly Python and small arrays, leaves idle.
+
+The records come out in iteration order, each with the numbers of its own iteration's weights.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from koubai.errors import ConfigError
+
+T = TypeVar("T")
 
 EvalMode = Literal["auto", "inline", "background"]
 EVAL_MODES: tuple[str, ...] = ("auto", "inline", "background")
@@ -30,6 +39,21 @@ AUTO_MAX_STEP_MACS = 50_000_000
 
 #: At most this many evaluation threads.
 MAX_WORKERS = 4
+
+#: Networks are grouped until their stacked first layers are about this many columns wide:
+#: OpenBLAS's float32 rate at (10000,784)@(784,N) on one thread rises from 66 GFLOP/s at N = 40 to
+#: 85-88 at N = 80-160 and no further (``benchmarks/bench_matmul.py``).
+GROUP_COLUMNS = 160
+
+#: At most this many networks a group.
+MAX_GROUP = 4
+
+
+def group_size(first_layer_width: int) -> int:
+    """How many copies of a network to measure together: 4 for the seed net (40 units), 1 from
+    160 units up (a product that wide gains nothing, and copies of a large network cost memory).
+    """
+    return max(1, min(MAX_GROUP, GROUP_COLUMNS // max(1, first_layer_width)))
 
 
 def usable_cores() -> int:
@@ -49,54 +73,108 @@ def check_eval_mode(mode: str) -> str:
 def eval_workers(mode: str, step_macs: int, cores: int | None = None) -> int:
     """How many background threads evaluate (0: inline), for a step of ``step_macs``.
 
-    ``"inline"``: none. ``"background"``: one per core, at most :data:`MAX_WORKERS`. ``"auto"``:
-    as ``"background"`` when there are two cores or more and the step is small (at most
-    :data:`AUTO_MAX_STEP_MACS`), else inline.
+    ``"inline"``: none. ``"background"``: one per core besides the training's, at least one and
+    at most :data:`MAX_WORKERS`. ``"auto"``: as ``"background"`` when there are two cores or
+    more and the step is small (at most :data:`AUTO_MAX_STEP_MACS`), else inline.
     """
     check_eval_mode(mode)
     cores = usable_cores() if cores is None else cores
     if mode == "inline" or (mode == "auto" and (cores < 2 or step_macs > AUTO_MAX_STEP_MACS)):
         return 0
-    return max(1, min(cores, MAX_WORKERS))
+    return max(1, min(cores - 1, MAX_WORKERS))
 
 
-class Evaluations:
-    """Evaluation points in order: measured inline (``workers=0``) or by a thread pool.
+Result = tuple[float, float]
 
-    ``add(iteration, loss, measure)`` takes a function that returns ``(train_acc, test_acc)``
-    and must not depend on anything the training changes later (a copy of the network);
-    ``emit(iteration, loss, train_acc, test_acc)`` is called in iteration order, from the
-    caller's thread, as results come in. At most ``2 x workers`` measurements wait at a time:
-    a training loop that outruns its evaluations waits for the oldest one.
+
+class Evaluations(Generic[T]):
+    """Evaluation points, measured in groups, inline or with helper threads, emitted in order.
+
+    ``add(iteration, loss, item)`` queues an item (what ``measure`` needs: a copy of the network,
+    say; nothing the training changes later). Every ``group`` items, ``measure(items)`` returns
+    one ``(train_acc, test_acc)`` per item: at once in the caller's thread (``workers=0``), or
+    by a pool of ``workers`` threads. When more than ``2 x workers`` groups wait for a thread,
+    the caller measures the oldest itself (so the queue, and the memory its copies hold, stays
+    short, and no core idles), and :meth:`finish` works through the queue alongside the
+    threads. ``emit(iteration, loss, train_acc, test_acc)`` is called from the caller's thread,
+    in iteration order, as results come in.
     """
 
-    def __init__(self, workers: int, emit: Callable[[int, float, float, float], None]) -> None:
-        self.workers = workers
-        self._emit = emit
+    def __init__(
+        self,
+        measure: Callable[[list[T]], list[Result]],
+        emit: Callable[[int, float, float, float], None],
+        *,
+        workers: int = 0,
+        group: int = 1,
+    ) -> None:
+        self.workers, self.group = workers, max(1, group)
+        self._measure, self._emit = measure, emit
         self._pool = ThreadPoolExecutor(workers, "koubai-eval") if workers else None
-        self._pending: deque[tuple[int, float, Future]] = deque()
+        self._lock = threading.Lock()
+        self._queue: deque[tuple[list[T], Future]] = deque()  # groups nobody has started
+        self._waiting: list[tuple[int, float, T]] = []  # the group being filled
+        self._pending: deque[tuple[int, float, Future, int]] = deque()  # results to emit
 
-    def add(self, iteration: int, loss: float, measure: Callable[[], tuple[float, float]]) -> None:
+    def add(self, iteration: int, loss: float, item: T) -> None:
+        self._waiting.append((iteration, loss, item))
+        if len(self._waiting) >= self.group:
+            self._dispatch()
+        self._collect(block=False)
+
+    def _dispatch(self) -> None:
+        batch, self._waiting = self._waiting, []
+        items = [item for _, _, item in batch]
+        future: Future = Future()
+        self._pending.extend((it, loss, future, k) for k, (it, loss, _) in enumerate(batch))
         if self._pool is None:
-            self._emit(iteration, loss, *measure())
+            future.set_result(self._measure(items))
             return
-        self._pending.append((iteration, loss, self._pool.submit(measure)))
-        self._collect(keep=2 * self.workers)
+        with self._lock:
+            self._queue.append((items, future))
+        self._pool.submit(self._work_one)
+        while len(self._queue) > 2 * self.workers and self._work_one():
+            pass
 
-    def _collect(self, keep: int, emit=None) -> None:
+    def _work_one(self) -> bool:
+        """Measure the oldest group nobody has started; False when there is none."""
+        with self._lock:
+            if not self._queue:
+                return False
+            items, future = self._queue.popleft()
+        try:
+            result = self._measure(items)
+        except Exception as exc:  # raised again where the result is read
+            future.set_exception(exc)
+        except BaseException:  # Ctrl-C while the caller measured: the group goes back
+            with self._lock:
+                self._queue.appendleft((items, future))
+            raise
+        else:
+            future.set_result(result)
+        return True
+
+    def _collect(self, block: bool, emit=None) -> None:
         emit = emit or self._emit
-        while self._pending and (len(self._pending) > keep or self._pending[0][2].done()):
-            iteration, loss, future = self._pending[0]
-            result = future.result()  # waits for it; an error in the thread is raised here
+        while self._pending and (block or self._pending[0][2].done()):
+            iteration, loss, future, k = self._pending[0]
+            result = future.result()[k]  # waits for it; an error in a thread is raised here
             self._pending.popleft()
             emit(iteration, loss, *result)
 
     def finish(self, emit=None) -> None:
-        """Wait for every pending measurement and emit it (through ``emit`` if given)."""
-        self._collect(keep=0, emit=emit)
+        """Measure what waits (with the threads), then emit every result (through ``emit``)."""
+        if self._waiting:
+            self._dispatch()
+        while self._work_one():
+            pass
+        self._collect(block=True, emit=emit)
 
     def close(self) -> None:
-        """Stop the threads; measurements not yet started are dropped."""
+        """Stop the threads; groups not yet started are dropped."""
+        with self._lock:
+            self._queue.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pending.clear()
+        self._pending.clear()
+        self._waiting.clear()

@@ -16,11 +16,17 @@ from typing import Literal, Protocol
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from koubai.engine.mlp import MLP
+from koubai.engine.mlp import MLP, accuracies
 from koubai.engine.optim import make_optimizer
 from koubai.errors import ConfigError
 from koubai.training.config import TrainConfig
-from koubai.training.evaluation import EvalMode, Evaluations, check_eval_mode, eval_workers
+from koubai.training.evaluation import (
+    EvalMode,
+    Evaluations,
+    check_eval_mode,
+    eval_workers,
+    group_size,
+)
 from koubai.training.probes import Diagnostics
 
 Status = Literal["finished", "diverged", "interrupted"]
@@ -158,11 +164,14 @@ def train(
             ``config.diagnostics_every`` > 0; it is called at iteration 0 and every
             ``diagnostics_every`` iterations, and returned as ``RunResult.diagnostics``.
         evaluation: where the accuracies are measured (see :mod:`koubai.training.evaluation`):
-            ``"inline"``, between two updates; ``"background"``, by threads working on a copy of
-            the network while training goes on, with the BLAS library held to one thread per
-            caller for the run; ``"auto"`` (default), in the background when the process has
-            two cores or more and the network is small. The records are the same either way,
-            up to the BLAS library's thread count (which can move the last bits of a product).
+            ``"inline"``, between two updates; ``"background"``, by helper threads working on
+            copies of the network while training goes on, with the BLAS library held to one
+            thread per caller for the run; ``"auto"`` (default), in the background when the
+            process has two cores or more and the network is small. Either way, copies of a
+            small network are measured a few at a time (their first layers as one product) and
+            ``on_eval`` hears of a record a little after its iteration. The records are the
+            same in every mode, up to the BLAS library's thread count (which can move the last
+            bits of a product).
 
     Returns:
         A :class:`RunResult`. A non-finite loss ends the run as ``"diverged"``; Ctrl-C ends it as
@@ -224,14 +233,23 @@ def train(
     def keep(iteration: int, loss: float, train_acc: float, test_acc: float) -> None:
         records.append(EvalRecord(iteration, loss, train_acc, test_acc))
 
-    evals = Evaluations(workers, emit)
+    group = group_size(net.layers[0].fan_out)
+
+    def measure(snaps: list[tuple[MLP, float]]) -> list[tuple[float, float]]:
+        nets = [snap for snap, _ in snaps]
+        test = accuracies(nets, x_test, y_test)
+        if config.train_accuracy == "batch":  # measured already
+            return [(train_acc, acc) for (_, train_acc), acc in zip(snaps, test, strict=True)]
+        return list(zip(accuracies(nets, x_sub, y_sub), test, strict=True))
+
+    evals = Evaluations(measure, emit, workers=workers, group=group)
 
     def evaluate(iteration: int, loss: float, t_batch: np.ndarray) -> None:
-        # In the background: a copy of the network (and of the batch, which the next step
-        # overwrites), so the measurement sees this iteration's weights whenever it runs.
-        snap = net.copy() if workers else net
-        xs, ts = (x_batch.copy(), t_batch) if config.train_accuracy == "batch" else (x_sub, y_sub)
-        evals.add(iteration, loss, lambda: (snap.accuracy(xs, ts), snap.accuracy(x_test, y_test)))
+        # The batch's accuracy now (100 samples, and the next step overwrites them); the rest
+        # later (in a group, or on a thread), on a copy of the network: this iteration's numbers
+        # whenever they come.
+        train_acc = net.accuracy(x_batch, t_batch) if config.train_accuracy == "batch" else 0.0
+        evals.add(iteration, loss, (net.copy() if workers or group > 1 else net, train_acc))
 
     start = time.perf_counter()
     limits = threadpool_limits(1, user_api="blas") if workers else nullcontext()
