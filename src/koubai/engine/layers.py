@@ -395,13 +395,19 @@ class SoftmaxCrossEntropy:
         if t.shape[0] != n:
             raise ValueError(f"got {t.shape[0]} labels for a batch of {n} samples")
         if t.ndim == 2 and t.shape == logits.shape and not np.issubdtype(t.dtype, np.integer):
+            # one-hot or soft targets: L = -(1/N) sum_n sum_c t_nc log p_nc
             target = t.astype(logits.dtype, copy=False)
-        else:
-            target = np.zeros_like(logits)
-            target[np.arange(n), F.labels_to_indices(t, c)] = 1.0
-        logp = F.log_softmax(logits)
-        loss = -float(np.vdot(target, logp)) / n  # -(1/N) sum_n sum_c t_nc log p_nc
-        self._probs, self._target = np.exp(logp), target
+            logp = F.log_softmax(logits)
+            self._probs, self._target, self._labels = np.exp(logp), target, None
+            return -float(np.vdot(target, logp)) / n
+        # class indices: -log p_nt = log sum_c exp(z_nc - m_n) - (z_nt - m_n), m_n = max_c z_nc
+        labels = F.labels_to_indices(t, c)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(shifted)
+        total = probs.sum(axis=1, keepdims=True)
+        loss = float(np.log(total).sum() - shifted[np.arange(n), labels].sum()) / n
+        probs /= total
+        self._probs, self._target, self._labels = probs, None, labels
         return loss
 
     def __getstate__(self) -> dict:
@@ -409,4 +415,8 @@ class SoftmaxCrossEntropy:
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         n = self._probs.shape[0]
-        return (self._probs - self._target) * (dout / n)
+        if self._labels is None:
+            return (self._probs - self._target) * (dout / n)
+        grad = self._probs * (dout / n)
+        grad[np.arange(n), self._labels] -= dout / n  # minus the one-hot target
+        return grad
