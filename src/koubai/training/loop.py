@@ -206,6 +206,12 @@ def train(
     else:  # as the course's notebook: γ and β stay at 1 and 0
         bn_names = [f"layers.{i}." for i, layer in enumerate(net.layers) if "gamma" in layer.params]
         trainable = [k for k in net.params if not k.startswith(tuple(bn_names))]
+    # The arrays themselves, named once (the loop updates them in place, nobody replaces them),
+    # and where each gradient will be: no name is built or parsed per step.
+    params = {name: net.params[name] for name in trainable}
+    slots = [
+        (name, net.layers[int(name.split(".")[1])].grads, name.split(".")[2]) for name in trainable
+    ]
     x_batch = np.empty((config.batch_size, x_train.shape[1]), dtype=dtype)
     gathered = x_batch if x_train.dtype == dtype else np.empty(x_batch.shape, x_train.dtype)
 
@@ -277,8 +283,7 @@ def train(
                 if probing:
                     probe.record(it, net, trace)
                     before = {k: v.copy() for k, v in net.params.items()}
-                grads = net.grads
-                opt.step(net.params, {k: grads[k] for k in trainable})
+                opt.step(params, {name: grads[key] for name, grads, key in slots})
                 if probing:
                     probe.record_update(it, net, before)
                 done = it
