@@ -355,3 +355,24 @@ def test_cli_fetch_offline_fails_in_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "could not download" in lines[0] and "mnist-5k" in lines[0]
+
+
+def test_prepare_consumes_the_raw_images_and_says_so_when_reused():
+    from koubai.datasets._dataset import RawData, prepare
+
+    rng = np.random.default_rng(0)
+    raw = RawData(
+        x_train=rng.integers(0, 256, (20, 4, 4), dtype=np.uint8),
+        y_train=np.arange(20) % 3,
+        x_test=rng.integers(0, 256, (6, 4, 4), dtype=np.uint8),
+        y_test=np.arange(6) % 3,
+        source="tests",
+        image_shape=(4, 4),
+        n_classes=3,
+    )
+    expected = raw.x_train.reshape(20, -1).astype(np.float32) / np.float32(255)
+    ds = prepare(raw, name="tiny")
+    np.testing.assert_array_equal(ds.x_train, expected)
+    assert raw.x_train is None and raw.x_test is None  # released: the float copies remain
+    with pytest.raises(ValueError, match="prepared already"):
+        prepare(raw, name="tiny")

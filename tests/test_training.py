@@ -216,3 +216,46 @@ def test_an_error_in_a_background_measurement_reaches_the_caller():
             evals.finish()
     finally:
         evals.close()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_ctrl_c_inside_a_measurement_neither_hangs_nor_loses_the_earlier_records(workers):
+    import threading
+
+    from koubai.training.evaluation import Evaluations
+
+    calls = []
+    caller = []
+
+    def measure(items):  # Ctrl-C reaches the caller's thread only, at its own third measurement
+        if threading.current_thread() is caller[0]:
+            calls.append(items)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+        return [(1.0, float(i)) for i in items]
+
+    out = []
+    evals = Evaluations(measure, lambda *r: out.append(r[0]), workers=workers, group=2)
+
+    def interrupted_run():
+        try:
+            for i in range(40):
+                evals.add(i, 0.0, i)
+            evals.finish()
+        except KeyboardInterrupt:
+            evals.abandon()
+            evals.finish()
+        finally:
+            evals.close()
+        completed.append(True)
+
+    completed = []
+    runner = threading.Thread(target=interrupted_run, daemon=True)
+    caller.append(runner)
+    runner.start()
+    runner.join(timeout=10)
+    assert not runner.is_alive(), "finish() waited for a measurement nobody will make"
+    assert completed
+    assert out == list(range(len(out)))  # whatever came out is in order, without a gap
+    if workers == 0:
+        assert out == [0, 1, 2, 3]  # the two groups measured before the interruption

@@ -1,6 +1,6 @@
 """Layers with hand-written forward and backward passes: the chain rule, written out.
 
-Every layer has the same interface:
+Every layer of the engine has the same interface:
 
 * ``params`` — learnable arrays by name (``"W"``, ``"b"``, ``"gamma"``, ``"beta"``);
 * ``grads`` — the same keys, written by :meth:`Layer.backward`;

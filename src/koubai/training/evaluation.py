@@ -50,8 +50,9 @@ MAX_GROUP = 4
 
 
 def group_size(first_layer_width: int) -> int:
-    """How many copies of a network to measure together: 4 for the seed net (40 units), 1 from
-    160 units up (a product that wide gains nothing, and copies of a large network cost memory).
+    """How many copies of a network to measure together: as many as fit in
+    :data:`GROUP_COLUMNS` columns, at most :data:`MAX_GROUP`: 4 for the seed net (40 units), 1
+    from 81 units up (a wider product gains little, and copies of a large network cost memory).
     """
     return max(1, min(MAX_GROUP, GROUP_COLUMNS // max(1, first_layer_width)))
 
@@ -124,14 +125,13 @@ class Evaluations(Generic[T]):
 
     def _dispatch(self) -> None:
         batch, self._waiting = self._waiting, []
-        items = [item for _, _, item in batch]
         future: Future = Future()
-        self._pending.extend((it, loss, future, k) for k, (it, loss, _) in enumerate(batch))
+        with self._lock:  # queued and awaited together: no result is waited for that nobody has
+            self._queue.append(([item for _, _, item in batch], future))
+            self._pending.extend((it, loss, future, k) for k, (it, loss, _) in enumerate(batch))
         if self._pool is None:
-            future.set_result(self._measure(items))
+            self._work_one()  # at once, here
             return
-        with self._lock:
-            self._queue.append((items, future))
         self._pool.submit(self._work_one)
         while len(self._queue) > 2 * self.workers and self._work_one():
             pass
@@ -170,11 +170,21 @@ class Evaluations(Generic[T]):
             pass
         self._collect(block=True, emit=emit)
 
+    def abandon(self) -> None:
+        """Drop every group no thread has started (after Ctrl-C): :meth:`finish` then only waits
+        for the measurements under way. Groups start oldest first, so what stays is a prefix."""
+        self._waiting.clear()
+        with self._lock:
+            dropped = {id(future) for _, future in self._queue}
+            self._queue.clear()
+            self._pending = deque(p for p in self._pending if id(p[2]) not in dropped)
+
     def close(self) -> None:
         """Stop the threads; groups not yet started are dropped."""
-        with self._lock:
-            self._queue.clear()
+        self.abandon()
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            except KeyboardInterrupt:  # Ctrl-C while a thread finishes its group: do not wait
+                self._pool.shutdown(wait=False, cancel_futures=True)
         self._pending.clear()
-        self._waiting.clear()

@@ -243,10 +243,12 @@ def train(
 
     def measure(snaps: list[tuple[MLP, float]]) -> list[tuple[float, float]]:
         nets = [snap for snap, _ in snaps]
-        test = accuracies(nets, x_test, y_test)
-        if config.train_accuracy == "batch":  # measured already
-            return [(train_acc, acc) for (_, train_acc), acc in zip(snaps, test, strict=True)]
-        return list(zip(accuracies(nets, x_sub, y_sub), test, strict=True))
+        # NumPy's error state is per thread: a helper thread gets the loop's settings here.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            test = accuracies(nets, x_test, y_test)
+            if config.train_accuracy == "batch":  # measured already
+                return [(train_acc, acc) for (_, train_acc), acc in zip(snaps, test, strict=True)]
+            return list(zip(accuracies(nets, x_sub, y_sub), test, strict=True))
 
     evals = Evaluations(measure, emit, workers=workers, group=group)
 
@@ -293,8 +295,9 @@ def train(
             evals.finish()
         except KeyboardInterrupt:
             status = "interrupted"
-            try:  # keep the measurements already under way, without further callbacks
-                evals.finish(emit=keep)
+            evals.abandon()  # the groups nobody has started; the ones under way are kept
+            try:
+                evals.finish(emit=keep)  # without further callbacks
             except KeyboardInterrupt:
                 pass
         finally:
