@@ -263,6 +263,10 @@ def test_copy_is_independent_and_leaves_the_caches_behind(rng):
     np.testing.assert_array_equal(twin.infer(x), net.infer(x))
     net.params["layers.0.W"] += 1.0  # training the original leaves the copy as it was
     assert not np.array_equal(twin.infer(x), net.infer(x))
+    assert twin.grads == {} and net.grads  # a copy has not been through backward
+    dropouts = [layer for layer in twin.layers if hasattr(layer, "rng")]
+    assert dropouts and all(layer.rng is twin.rng for layer in dropouts)
+    assert twin.rng is not net.rng and twin.rng.random() == net.rng.random()  # same point
     assert np.isfinite(twin.forward_backward(x, t))  # a copy trains like any network
 
 

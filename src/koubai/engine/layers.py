@@ -19,6 +19,7 @@ Shapes are written ``(N, D)``: N samples in the batch, D features.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,6 +49,15 @@ class Layer:
     def __getstate__(self) -> dict:
         # Parameters, gradients, buffers and settings; the forward pass's caches stay behind.
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def copy(self) -> Layer:
+        """The same layer with its own copies of ``params`` and ``state``; no gradients, no
+        caches. Other settings (a dropout layer's generator, say) are shared."""
+        twin = copy.copy(self)  # through __getstate__: without the caches
+        twin.params = {k: v.copy() for k, v in self.params.items()}
+        twin.state = {k: v.copy() for k, v in self.state.items()}
+        twin.grads = {}
+        return twin
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

