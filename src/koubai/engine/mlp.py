@@ -391,8 +391,8 @@ def accuracies(
     several points of its training, say). Their first-layer products become one product
     ``x @ [W_1 | W_2 | ...]``: the first layer is most of an evaluation's arithmetic, and a
     product 160 columns wide runs at ~1.3x the FLOP rate of four 40 columns wide
-    (``benchmarks/bench_matmul.py``). Every number is a dot product of the same length as in
-    a network's own pass; the rest of each network runs on its own slice of the result.
+    (``benchmarks/bench_matmul.py --threads 1``). Every number is a dot product of the same
+    length as in a network's own pass; the rest of each network runs on its own slice.
     """
     from koubai.engine.functions import labels_to_indices
 

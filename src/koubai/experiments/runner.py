@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from koubai.engine.mlp import MLP
 from koubai.errors import ConfigError
 from koubai.experiments import results as out
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
@@ -297,7 +296,7 @@ def _worker_run(index: int, run: RunSpec) -> RunResult | None:
     # Every core has a worker: evaluating on background threads would only take turns with them.
     res = train(run.config, _W["data"], on_eval=on_eval, evaluation="inline")
     write_run(_W["folder"] / "runs" / run.name, run, res, _W["lang"], _W["figures"])
-    res.net = MLP.from_state_dict(res.net.state_dict())  # travels back without layer caches
+    res.net = res.net.copy()  # travels back without gradients or caches
     return res
 
 

@@ -42,7 +42,7 @@ MAX_WORKERS = 4
 
 #: Networks are grouped until their stacked first layers are about this many columns wide:
 #: OpenBLAS's float32 rate at (10000,784)@(784,N) on one thread rises from 66 GFLOP/s at N = 40 to
-#: 85-88 at N = 80-160 and no further (``benchmarks/bench_matmul.py``).
+#: 85-88 at N = 80-160 and no further (``benchmarks/bench_matmul.py --threads 1``).
 GROUP_COLUMNS = 160
 
 #: At most this many networks a group.
