@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from koubai.engine.layers import Layer
+from koubai.errors import GradientCheckError
 
 
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -99,7 +100,7 @@ def check_layer(
     upstream_copy = upstream.copy()
     dx = layer.backward(upstream)
     if not np.array_equal(upstream, upstream_copy):
-        raise AssertionError(f"{layer!r}.backward modified its argument")
+        raise GradientCheckError(f"{layer!r}.backward modified its argument")
     analytic = {"x": dx, **{k: g.copy() for k, g in layer.grads.items()}}
 
     def scalar() -> float:

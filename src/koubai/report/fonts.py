@@ -26,7 +26,7 @@ from typing import Any, Literal
 import matplotlib
 from matplotlib import font_manager
 
-from koubai.errors import KoubaiError
+from koubai.errors import FontError
 
 Language = Literal["en", "ja"]
 LANGUAGES: tuple[str, ...] = ("en", "ja")
@@ -57,10 +57,6 @@ INSTALL_HINT = "install a Japanese font, e.g. apt install fonts-noto-cjk (Debian
 # Substrings of font file names worth registering when matplotlib's font cache predates them.
 _CJK_FILE_HINTS = ("cjk", "ipaex", "ipag", "takao", "vl-gothic", "sourcehansans", "notosansjp")
 _scanned = False
-
-
-class FontError(KoubaiError):
-    """No font can draw the labels of the requested language."""
 
 
 class MissingFontWarning(UserWarning):
