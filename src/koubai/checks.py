@@ -62,9 +62,9 @@ def check_float_dtype(dtype: Any, what: str = "dtype") -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        dt = None
-    if dt is None or dt.name not in FLOAT_DTYPES:
-        raise ConfigError(f"unknown {what} {dtype!r}; choose one of {list(FLOAT_DTYPES)}")
+        raise ConfigError(f"unknown {what} {dtype!r}; choose one of {list(FLOAT_DTYPES)}") from None
+    if dt.name not in FLOAT_DTYPES:
+        raise ConfigError(f"unsupported {what} {dt.name!r}; choose one of {list(FLOAT_DTYPES)}")
     return dt
 
 

@@ -31,7 +31,7 @@ from koubai.engine.layers import (
     SoftmaxCrossEntropy,
     Tanh,
 )
-from koubai.engine.mlp import ACTIVATIONS, MLP, Parameters, accuracies
+from koubai.engine.mlp import ACTIVATIONS, MLP, Parameters, Trainable, accuracies
 from koubai.engine.optim import (
     OPTIMIZERS,
     SGD,
@@ -65,6 +65,7 @@ __all__ = [
     "Nesterov",
     "Optimizer",
     "Parameters",
+    "Trainable",
     "RMSProp",
     "ReLU",
     "Sigmoid",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from koubai.errors import ConfigError
+
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     r"""The logistic function :math:`\sigma(x) = 1 / (1 + e^{-x})`, without overflow.
@@ -84,20 +86,20 @@ def labels_to_indices(t: np.ndarray, n_classes: int) -> np.ndarray:
     t = np.asarray(t)
     if t.ndim == 2:
         if t.shape[1] != n_classes:
-            raise ValueError(f"one-hot labels must have {n_classes} columns, got shape {t.shape}")
+            raise ConfigError(f"one-hot labels must have {n_classes} columns, got shape {t.shape}")
         return np.argmax(t, axis=1)
     if t.ndim != 1:
-        raise ValueError(
+        raise ConfigError(
             f"labels must be integers of shape (N,) or one-hot of shape (N, {n_classes}), "
             f"got shape {t.shape}"
         )
     if t.size and not np.issubdtype(t.dtype, np.integer):
         if not np.all(np.equal(np.mod(t, 1), 0)):
-            raise ValueError(f"integer labels expected, got non-integer values of dtype {t.dtype}")
+            raise ConfigError(f"integer labels expected, got non-integer values of dtype {t.dtype}")
         t = t.astype(np.int64)
     if t.size and (t.min() < 0 or t.max() >= n_classes):
         bad = t[(t < 0) | (t >= n_classes)][0]
-        raise ValueError(f"label {bad} is out of range; labels must lie in [0, {n_classes - 1}]")
+        raise ConfigError(f"label {bad} is out of range; labels must lie in [0, {n_classes - 1}]")
     return t.astype(np.int64, copy=False)
 
 
@@ -115,9 +117,9 @@ def cross_entropy(logits: np.ndarray, t: np.ndarray) -> float:
     n = logits.shape[0]
     if t.ndim == 2:
         if t.shape != logits.shape:
-            raise ValueError(f"targets of shape {t.shape} do not match logits {logits.shape}")
+            raise ConfigError(f"targets of shape {t.shape} do not match logits {logits.shape}")
         return float(-np.sum(t * logp) / n)
     idx = labels_to_indices(t, logits.shape[1])
     if idx.shape[0] != n:
-        raise ValueError(f"got {idx.shape[0]} labels for {n} samples")
+        raise ConfigError(f"got {idx.shape[0]} labels for {n} samples")
     return float(-np.sum(logp[np.arange(n), idx]) / n)

@@ -28,103 +28,84 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-Initializer = Callable[..., np.ndarray]
+from koubai.errors import ConfigError
 
 
-def _normal(rng: np.random.Generator, shape: tuple[int, int], std: float, dtype) -> np.ndarray:
-    return (rng.standard_normal(shape) * std).astype(dtype, copy=False)
+@dataclass(frozen=True)
+class Initializer:
+    """One initializer: a distribution and its scale, the formula written once.
+
+    Attributes:
+        name: the name it is known by here.
+        distribution: ``"normal"`` (``scale * n``), ``"uniform"`` (``U(-scale, scale)``) or
+            ``"zeros"``.
+        scale: ``scale(fan_in, fan_out, std)``: the normal's standard deviation, or the uniform's
+            bound ``a``; ``std`` is the ``gauss`` initializer's setting, ignored by the others.
+    """
+
+    name: str
+    distribution: Literal["normal", "uniform", "zeros"]
+    scale: Callable[[int, int, float], float]
+
+    def std(self, fan_in: int, fan_out: int, std: float = 0.01) -> float:
+        """The standard deviation of the weights it draws, derived from :attr:`scale`:
+        a normal's scale, a uniform ``U(-a, a)``'s ``a / sqrt(3)``, zeros' 0."""
+        a = self.scale(fan_in, fan_out, std)
+        return {"normal": a, "uniform": a / math.sqrt(3.0), "zeros": 0.0}[self.distribution]
+
+    def draw(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int, *, dtype, std: float = 0.01
+    ) -> np.ndarray:
+        """A ``(fan_in, fan_out)`` matrix in ``dtype``."""
+        shape = (fan_in, fan_out)
+        a = self.scale(fan_in, fan_out, std)
+        if self.distribution == "normal":
+            return (rng.standard_normal(shape) * a).astype(dtype, copy=False)
+        if self.distribution == "uniform":
+            return rng.uniform(-a, a, size=shape).astype(dtype, copy=False)
+        return np.zeros(shape, dtype=dtype)
 
 
-def _uniform(rng: np.random.Generator, shape: tuple[int, int], limit: float, dtype) -> np.ndarray:
-    return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
+def _table(*rows: Initializer) -> dict[str, Initializer]:
+    return {row.name: row for row in rows}
 
 
-def gauss(rng, fan_in: int, fan_out: int, *, dtype=np.float64, std: float = 0.01) -> np.ndarray:
-    """Plain Gaussian ``N(0, std²)`` with a fixed ``std`` (default 0.01, the course's baseline)."""
-    if not (std >= 0 and math.isfinite(std)):
-        raise ValueError(f"gauss std must be a finite number >= 0, got {std!r}")
-    return _normal(rng, (fan_in, fan_out), std, dtype)
-
-
-def xavier(rng, fan_in: int, fan_out: int, *, dtype=np.float64) -> np.ndarray:
-    """The course's "Xavier": ``randn(fan_in, fan_out) / sqrt(fan_in)`` (= LeCun-normal)."""
-    return _normal(rng, (fan_in, fan_out), math.sqrt(1.0 / fan_in), dtype)
-
-
-def lecun_normal(rng, fan_in: int, fan_out: int, *, dtype=np.float64) -> np.ndarray:
-    """LeCun-normal: ``N(0, 1 / fan_in)``."""
-    return _normal(rng, (fan_in, fan_out), math.sqrt(1.0 / fan_in), dtype)
-
-
-def lecun_uniform(rng, fan_in: int, fan_out: int, *, dtype=np.float64) -> np.ndarray:
-    """LeCun-uniform: ``U(-a, a)`` with ``a = sqrt(3 / fan_in)`` (variance ``1 / fan_in``)."""
-    return _uniform(rng, (fan_in, fan_out), math.sqrt(3.0 / fan_in), dtype)
-
-
-def glorot_normal(rng, fan_in: int, fan_out: int, *, dtype=np.float64) -> np.ndarray:
-    """Glorot & Bengio (2010), normal: ``N(0, 2 / (fan_in + fan_out))``."""
-    return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / (fan_in + fan_out)), dtype)
-
-
-def glorot_uniform(rng, fan_in: int, fan_out: int, *, dtype=np.float64) -> np.ndarray:
-    """Glorot & Bengio (2010), uniform: ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))``."""
-    return _uniform(rng, (fan_in, fan_out), math.sqrt(6.0 / (fan_in + fan_out)), dtype)
-
-
-def he_normal(rng, fan_in: int, fan_out: int, *, dtype=np.float64) -> np.ndarray:
-    """He et al. (2015), normal: ``randn * sqrt(2 / fan_in)``; the course's choice for ReLU."""
-    return _normal(rng, (fan_in, fan_out), math.sqrt(2.0 / fan_in), dtype)
-
-
-def he_uniform(rng, fan_in: int, fan_out: int, *, dtype=np.float64) -> np.ndarray:
-    """He et al. (2015), uniform: ``U(-a, a)`` with ``a = sqrt(6 / fan_in)``."""
-    return _uniform(rng, (fan_in, fan_out), math.sqrt(6.0 / fan_in), dtype)
-
-
-def zeros(rng, fan_in: int, fan_out: int, *, dtype=np.float64) -> np.ndarray:
-    """All zeros: every unit of a layer gets the same update, so symmetry is never broken."""
-    return np.zeros((fan_in, fan_out), dtype=dtype)
-
-
-INITIALIZERS: dict[str, Initializer] = {
-    "gauss": gauss,
-    "xavier": xavier,
-    "lecun_normal": lecun_normal,
-    "lecun_uniform": lecun_uniform,
-    "glorot_normal": glorot_normal,
-    "glorot_uniform": glorot_uniform,
-    "he": he_normal,
-    "he_normal": he_normal,
-    "he_uniform": he_uniform,
-    "zeros": zeros,
-}
-
-
-def expected_std(name: str, fan_in: int, fan_out: int, *, std: float = 0.01) -> float:
-    """The standard deviation that initializer ``name`` targets (useful for checks and docs)."""
-    name = check_initializer(name)
-    return {
-        "gauss": std,
-        "xavier": math.sqrt(1.0 / fan_in),
-        "lecun_normal": math.sqrt(1.0 / fan_in),
-        "lecun_uniform": math.sqrt(1.0 / fan_in),
-        "glorot_normal": math.sqrt(2.0 / (fan_in + fan_out)),
-        "glorot_uniform": math.sqrt(2.0 / (fan_in + fan_out)),
-        "he": math.sqrt(2.0 / fan_in),
-        "he_normal": math.sqrt(2.0 / fan_in),
-        "he_uniform": math.sqrt(2.0 / fan_in),
-        "zeros": 0.0,
-    }[name]
+#: Every initializer by name; each row is the formula in the module's table above.
+INITIALIZERS: dict[str, Initializer] = _table(
+    Initializer("gauss", "normal", lambda fan_in, fan_out, std: std),
+    Initializer("xavier", "normal", lambda fan_in, fan_out, std: math.sqrt(1.0 / fan_in)),
+    Initializer("lecun_normal", "normal", lambda fan_in, fan_out, std: math.sqrt(1.0 / fan_in)),
+    Initializer("lecun_uniform", "uniform", lambda fan_in, fan_out, std: math.sqrt(3.0 / fan_in)),
+    Initializer(
+        "glorot_normal", "normal", lambda fan_in, fan_out, std: math.sqrt(2.0 / (fan_in + fan_out))
+    ),
+    Initializer(
+        "glorot_uniform",
+        "uniform",
+        lambda fan_in, fan_out, std: math.sqrt(6.0 / (fan_in + fan_out)),
+    ),
+    Initializer("he", "normal", lambda fan_in, fan_out, std: math.sqrt(2.0 / fan_in)),
+    Initializer("he_normal", "normal", lambda fan_in, fan_out, std: math.sqrt(2.0 / fan_in)),
+    Initializer("he_uniform", "uniform", lambda fan_in, fan_out, std: math.sqrt(6.0 / fan_in)),
+    Initializer("zeros", "zeros", lambda fan_in, fan_out, std: 0.0),
+)
 
 
 def check_initializer(name: str) -> str:
-    """Return ``name`` if it is a known initializer, else raise a ``ValueError`` listing them."""
+    """Return ``name`` if it is a known initializer, else raise a ``ConfigError`` listing them."""
     if not isinstance(name, str) or name not in INITIALIZERS:
-        raise ValueError(f"unknown initializer {name!r}; choose one of {sorted(INITIALIZERS)}")
+        raise ConfigError(f"unknown initializer {name!r}; choose one of {sorted(INITIALIZERS)}")
     return name
+
+
+def expected_std(name: str, fan_in: int, fan_out: int, *, std: float = 0.01) -> float:
+    """The standard deviation that initializer ``name`` targets (derived from its formula)."""
+    return INITIALIZERS[check_initializer(name)].std(fan_in, fan_out, std)
 
 
 def initialize(
@@ -151,7 +132,7 @@ def initialize(
         >>> W.shape
         (784, 40)
     """
-    fn = INITIALIZERS[check_initializer(name)]
-    if fn is gauss:
-        return fn(rng, fan_in, fan_out, dtype=dtype, std=std)
-    return fn(rng, fan_in, fan_out, dtype=dtype)
+    init = INITIALIZERS[check_initializer(name)]
+    if name == "gauss" and not (std >= 0 and math.isfinite(std)):
+        raise ConfigError(f"gauss std must be a finite number >= 0, got {std!r}")
+    return init.draw(rng, fan_in, fan_out, dtype=dtype, std=std)

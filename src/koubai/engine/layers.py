@@ -7,9 +7,13 @@ Every layer of the engine has the same interface:
 * ``state`` — buffers an optimizer must never touch (batch norm's running statistics);
 * ``forward(x, *, train)`` caches what the backward pass needs and returns the output;
 * ``backward(dout)`` returns ``dL/dx`` given ``dL/dy`` and never modifies ``dout``;
+* ``frozen`` — names of parameters the training leaves alone (as ``requires_grad=False``);
 * ``infer(x, inplace=...)`` is the inference-mode output (``forward(x, train=False)``, the same
   numbers) with nothing cached: a network can be evaluated while another thread trains a copy,
   and ``inplace=True`` lets the layer overwrite ``x`` when the caller owns it.
+
+Each layer reads top to bottom as the textbook does: the formula (docstring), ``forward``, then
+``backward``, the chain rule. The speed path, ``infer``, comes after them, fenced by a comment.
 
 Caches live in attributes whose names start with ``_``; they are not part of a layer's state, so
 ``copy.deepcopy`` (and pickling) leave them out.
@@ -27,6 +31,7 @@ import numpy as np
 
 from koubai.engine import functions as F
 from koubai.engine.init import initialize
+from koubai.errors import ConfigError
 
 
 class Layer:
@@ -36,6 +41,21 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}
+        self.frozen: set[str] = set()
+
+    def freeze(self, *names: str) -> None:
+        """Leave these parameters out of training (all of them when no name is given)."""
+        unknown = set(names) - set(self.params)
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__} has no parameter {sorted(unknown)}; "
+                f"it has {list(self.params)}"
+            )
+        self.frozen |= set(names or self.params)
+
+    def unfreeze(self, *names: str) -> None:
+        """Train these parameters again (all of them when no name is given)."""
+        self.frozen -= set(names or self.params)
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -57,6 +77,7 @@ class Layer:
         twin.params = {k: v.copy() for k, v in self.params.items()}
         twin.state = {k: v.copy() for k, v in self.state.items()}
         twin.grads = {}
+        twin.frozen = set(self.frozen)
         return twin
 
     def __repr__(self) -> str:
@@ -65,9 +86,9 @@ class Layer:
 
 def _check_2d(layer: str, x: np.ndarray, width: int | None = None) -> None:
     if x.ndim != 2:
-        raise ValueError(f"{layer} expects 2-D input (N, D), got shape {x.shape}")
+        raise ConfigError(f"{layer} expects 2-D input (N, D), got shape {x.shape}")
     if width is not None and x.shape[1] != width:
-        raise ValueError(f"{layer} expects input of width {width}, got shape {x.shape}")
+        raise ConfigError(f"{layer} expects input of width {width}, got shape {x.shape}")
 
 
 class Affine(Layer):
@@ -113,12 +134,7 @@ class Affine(Layer):
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         _check_2d("Affine", x, self.fan_in)
         self._x = x
-        return self.infer(x)
-
-    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-        y = x @ self.params["W"]  # a new array whatever inplace says: the width changes
-        y += self.params["b"]  # in place: y is our own new array
-        return y
+        return x @ self.params["W"] + self.params["b"]  # y = x W + b
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         self.grads["W"] = self._x.T @ dout  # dL/dW = x^T delta
@@ -126,6 +142,12 @@ class Affine(Layer):
         if not self.input_grad:
             return None
         return dout @ self.params["W"].T  # dL/dx = delta W^T
+
+    # -- fast path: inference with nothing cached (see Layer.infer) ---------------------------
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        y = x @ self.params["W"]  # a new array whatever inplace says: the width changes
+        y += self.params["b"]  # in place: y is our own new array
+        return y
 
     def __repr__(self) -> str:
         return f"Affine({self.fan_in}, {self.fan_out})"
@@ -142,14 +164,15 @@ class Sigmoid(Layer):
         self._y = F.sigmoid(x)
         return self._y
 
-    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-        return F.sigmoid(x, out=x if inplace else None)
-
     def backward(self, dout: np.ndarray) -> np.ndarray:
         y = self._y
         dx = dout * y
         dx *= 1.0 - y  # delta * y * (1 - y), with one new array instead of three
         return dx
+
+    # -- fast path: inference with nothing cached (see Layer.infer) ---------------------------
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return F.sigmoid(x, out=x if inplace else None)
 
 
 class Tanh(Layer):
@@ -159,11 +182,12 @@ class Tanh(Layer):
         self._y = np.tanh(x)
         return self._y
 
-    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-        return np.tanh(x, out=x if inplace else None)
-
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout * (1.0 - self._y * self._y)
+
+    # -- fast path: inference with nothing cached (see Layer.infer) ---------------------------
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.tanh(x, out=x if inplace else None)
 
 
 class ReLU(Layer):
@@ -177,11 +201,12 @@ class ReLU(Layer):
         self._active = x > 0
         return np.maximum(x, 0)
 
-    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-        return np.maximum(x, 0, out=x if inplace else None)
-
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout * self._active  # a new array: dout is left as it was
+
+    # -- fast path: inference with nothing cached (see Layer.infer) ---------------------------
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.maximum(x, 0, out=x if inplace else None)
 
 
 class LeakyReLU(Layer):
@@ -199,11 +224,12 @@ class LeakyReLU(Layer):
         self._active = x > 0
         return np.where(self._active, x, x * self.negative_slope)
 
-    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-        return np.where(x > 0, x, x * self.negative_slope)
-
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return np.where(self._active, dout, dout * self.negative_slope)
+
+    # -- fast path: inference with nothing cached (see Layer.infer) ---------------------------
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.where(x > 0, x, x * self.negative_slope)
 
     def __repr__(self) -> str:
         return f"LeakyReLU({self.negative_slope})"
@@ -246,7 +272,7 @@ ConventionName = Literal["course", "torch", "keras"]
 def get_convention(name: str) -> BatchNormConvention:
     """The :class:`BatchNormConvention` called ``name``, or a ``ValueError`` listing them."""
     if not isinstance(name, str) or name not in CONVENTIONS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown batch-norm convention {name!r}; choose one of {sorted(CONVENTIONS)}"
         )
     return CONVENTIONS[name]
@@ -308,7 +334,7 @@ class BatchNorm(Layer):
         if train:
             m = x.shape[0]
             if m < 2:
-                raise ValueError(
+                raise ConfigError(
                     f"BatchNorm needs a batch of at least 2 samples while training, got {m}"
                 )
             mu = x.mean(axis=0)
@@ -328,17 +354,6 @@ class BatchNorm(Layer):
         self._train, self._xhat, self._inv_std = train, xhat, inv_std
         return gamma * xhat + beta
 
-    def _running_inv_std(self) -> np.ndarray:
-        return 1.0 / np.sqrt(self.state["running_var"] + self.convention.eps)
-
-    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-        # forward(train=False)'s operations in the same order, so the same numbers.
-        y = np.subtract(x, self.state["running_mean"], out=x if inplace else None)
-        y *= self._running_inv_std()
-        y *= self.params["gamma"]
-        y += self.params["beta"]
-        return y
-
     def backward(self, dout: np.ndarray) -> np.ndarray:
         xhat, inv_std, gamma = self._xhat, self._inv_std, self.params["gamma"]
         self.grads["beta"] = dout.sum(axis=0)
@@ -348,6 +363,18 @@ class BatchNorm(Layer):
         m = dout.shape[0]
         dxhat = dout * gamma
         return (inv_std / m) * (m * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+
+    # -- fast path: inference with nothing cached (see Layer.infer) ---------------------------
+    def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        # forward(train=False)'s operations in the same order, so the same numbers.
+        y = np.subtract(x, self.state["running_mean"], out=x if inplace else None)
+        y *= self._running_inv_std()
+        y *= self.params["gamma"]
+        y += self.params["beta"]
+        return y
+
+    def _running_inv_std(self) -> np.ndarray:
+        return 1.0 / np.sqrt(self.state["running_var"] + self.convention.eps)
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.num_features}, convention={self.convention.name!r})"
@@ -367,7 +394,7 @@ class Dropout(Layer):
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must lie in [0, 1), got {p!r}")
+            raise ConfigError(f"dropout probability must lie in [0, 1), got {p!r}")
         self.p = p
         self.rng = np.random.default_rng(0) if rng is None else rng
 
@@ -382,6 +409,7 @@ class Dropout(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout.copy() if self._scale is None else dout * self._scale
 
+    # -- fast path: inference with nothing cached (see Layer.infer) ---------------------------
     def infer(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         return x  # the identity at inference, as in forward
 
@@ -401,9 +429,11 @@ class SoftmaxCrossEntropy:
     def forward(self, logits: np.ndarray, t: np.ndarray) -> float:
         _check_2d("SoftmaxCrossEntropy", logits)
         n, c = logits.shape
+        if n == 0:
+            raise ConfigError("the loss of an empty batch is undefined; give at least 1 sample")
         t = np.asarray(t)
         if t.shape[0] != n:
-            raise ValueError(f"got {t.shape[0]} labels for a batch of {n} samples")
+            raise ConfigError(f"got {t.shape[0]} labels for a batch of {n} samples")
         if t.ndim == 2 and t.shape == logits.shape and not np.issubdtype(t.dtype, np.integer):
             # one-hot or soft targets: L = -(1/N) sum_n sum_c t_nc log p_nc
             target = t.astype(logits.dtype, copy=False)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Literal
 
 import numpy as np
 
+from koubai.checks import check_choice, check_float_dtype, check_number, check_seed
 from koubai.engine.init import check_initializer
 from koubai.engine.layers import (
     Affine,
@@ -28,6 +28,7 @@ from koubai.engine.layers import (
     Tanh,
     get_convention,
 )
+from koubai.errors import ConfigError
 
 ACTIVATIONS: dict[str, type[Layer]] = {
     "sigmoid": Sigmoid,
@@ -38,32 +39,18 @@ ACTIVATIONS: dict[str, type[Layer]] = {
 
 Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu"]
 
-DTYPES = (np.float32, np.float64)
-
 
 def check_activation(name: str) -> str:
-    """Return ``name`` if it is a known activation, else raise a ``ValueError`` listing them."""
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    return name
-
-
-def check_dtype(dtype) -> np.dtype:
-    """``np.float32`` or ``np.float64`` as a ``np.dtype``; anything else is a ``ValueError``."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise ValueError(f"unknown dtype {dtype!r}; choose float32 or float64") from exc
-    if dt not in [np.dtype(d) for d in DTYPES]:
-        raise ValueError(f"unsupported dtype {dt.name!r}; choose float32 or float64")
-    return dt
+    """Return ``name`` if it is a known activation, else raise a ``ConfigError`` listing them."""
+    return check_choice(name, "activation", ACTIVATIONS)
 
 
 class Parameters(MutableMapping):
     """A live view of a network's learnable arrays, keyed ``"layers.<i>.<name>"``.
 
     Reading gives the layer's own array (so in-place updates train the net); assigning copies
-    the new values into the layer after checking the shape. Keys cannot be added or removed.
+    the new values into that array after checking the shape and dtype. Keys cannot be added or
+    removed.
     """
 
     def __init__(self, layers: Sequence[Layer], which: str = "params") -> None:
@@ -85,14 +72,19 @@ class Parameters(MutableMapping):
         return getattr(layer, self._which)[name]
 
     def __setitem__(self, key: str, value) -> None:
+        """Copy ``value`` into the existing array (as ``load_state_dict`` does): whoever holds
+        the array (an optimizer, the training loop) sees the new values. A shape mismatch, or
+        a value that cannot become this array's dtype (``same_kind`` casting), is an error."""
         layer, name = self._split(key)
-        store = getattr(layer, self._which)
-        old = store.get(name)
+        old = getattr(layer, self._which)[name]
         value = np.asarray(value)
-        if old is not None and value.shape != old.shape:
-            raise ValueError(f"{key} has shape {old.shape}, got an array of shape {value.shape}")
-        if old is None or value is not old:
-            store[name] = value.astype(old.dtype if old is not None else value.dtype, copy=True)
+        if value is old:  # ``net.params[k] -= g`` lands here, already updated in place
+            return
+        if value.shape != old.shape:
+            raise ConfigError(f"{key} has shape {old.shape}, got an array of shape {value.shape}")
+        if not np.can_cast(value.dtype, old.dtype, casting="same_kind"):
+            raise ConfigError(f"{key} holds {old.dtype}, got an array of dtype {value.dtype}")
+        np.copyto(old, value, casting="same_kind")
 
     def __delitem__(self, key: str) -> None:
         raise TypeError("parameters cannot be removed from a network")
@@ -108,6 +100,26 @@ class Parameters(MutableMapping):
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k!r}: {v.shape}" for k, v in self.items())
         return f"{type(self).__name__}({{{shapes}}})"
+
+
+class Trainable:
+    """A network's trainable arrays by name (:attr:`params`, the layers' own arrays) and their
+    gradients after each backward pass (:meth:`grads`), for ``optimizer.step(params, grads())``.
+
+    Built once (:meth:`MLP.trainable`): no name is made or parsed per step. Backward passes write
+    new gradient arrays, so :meth:`grads` reads them each time.
+    """
+
+    def __init__(self, slots: list[tuple[str, Layer, str]]) -> None:
+        self.params: dict[str, np.ndarray] = {name: layer.params[key] for name, layer, key in slots}
+        self._slots = [(name, layer.grads, key) for name, layer, key in slots]
+
+    def grads(self) -> dict[str, np.ndarray]:
+        """The gradient of every trainable parameter, from the last backward pass."""
+        return {name: grads[key] for name, grads, key in self._slots}
+
+    def __repr__(self) -> str:
+        return f"Trainable({list(self.params)})"
 
 
 class MLP:
@@ -126,6 +138,8 @@ class MLP:
         init_std: standard deviation of the ``gauss`` initializer. Default: 0.01.
         batchnorm: insert batch norm after each hidden affine layer. Default: False.
         bn_convention: ``"course"``, ``"torch"`` or ``"keras"``. Default: ``"course"``.
+        bn_affine_trainable: train batch norm's γ and β (False freezes them at 1 and 0, as the
+            course's notebook leaves them). Default: True.
         dropout: drop probability after each hidden activation (0 = none). Default: 0.
         weight_decay: L2 coefficient :math:`\lambda` on the weights (not biases). Default: 0.
         seed: seed of the generator behind every random number of this network. Default: 0.
@@ -149,6 +163,7 @@ class MLP:
         init_std: float = 0.01,
         batchnorm: bool = False,
         bn_convention: str = "course",
+        bn_affine_trainable: bool = True,
         dropout: float = 0.0,
         weight_decay: float = 0.0,
         seed: int = 0,
@@ -157,19 +172,18 @@ class MLP:
         hidden_sizes = list(hidden_sizes) if hidden_sizes is not None else []
         for what, size in [("input_size", input_size), ("output_size", output_size)]:
             if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
-                raise ValueError(f"{what} must be a positive integer, got {size!r}")
+                raise ConfigError(f"{what} must be a positive integer, got {size!r}")
         for size in hidden_sizes:
             if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
-                raise ValueError(f"hidden sizes must be positive integers, got {hidden_sizes!r}")
+                raise ConfigError(f"hidden sizes must be positive integers, got {hidden_sizes!r}")
         if output_size < 2:
-            raise ValueError(f"output_size must be at least 2 classes, got {output_size}")
+            raise ConfigError(f"output_size must be at least 2 classes, got {output_size}")
         check_activation(activation)
         check_initializer(init)
         get_convention(bn_convention)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
-        if not (weight_decay >= 0.0 and math.isfinite(weight_decay)):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+        if not 0.0 <= check_number(dropout, "dropout") < 1.0:
+            raise ConfigError(f"dropout must lie in [0, 1), got {dropout!r}")
+        check_number(weight_decay, "weight_decay", minimum=0.0)
         self.config = {
             "input_size": int(input_size),
             "hidden_sizes": [int(h) for h in hidden_sizes],
@@ -181,8 +195,9 @@ class MLP:
             "bn_convention": bn_convention,
             "dropout": float(dropout),
             "weight_decay": float(weight_decay),
-            "seed": int(seed),
-            "dtype": check_dtype(dtype).name,
+            "seed": check_seed(seed),
+            "dtype": check_float_dtype(dtype).name,
+            "bn_affine_trainable": bool(bn_affine_trainable),
         }
         self.dtype = np.dtype(self.config["dtype"])
         self.weight_decay = float(weight_decay)
@@ -193,7 +208,10 @@ class MLP:
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             layers.append(self._affine(fan_in, fan_out, input_grad=bool(layers)))
             if batchnorm:
-                layers.append(BatchNorm(fan_out, convention=bn_convention, dtype=self.dtype))
+                bn = BatchNorm(fan_out, convention=bn_convention, dtype=self.dtype)
+                if not bn_affine_trainable:
+                    bn.freeze()  # the course's notebook never updates γ and β
+                layers.append(bn)
             layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
                 layers.append(Dropout(dropout, rng=self.rng))
@@ -235,6 +253,31 @@ class MLP:
         """Non-learnable state (batch norm's running statistics) by name."""
         return Parameters(self.layers, "state")
 
+    def freeze(self, *names: str) -> None:
+        """Leave these parameters (``"layers.1.gamma"``, …) out of training, as
+        ``requires_grad_(False)`` does; :meth:`trainable` no longer hands them out."""
+        for name in names:
+            layer, key = self.params._split(name)
+            layer.freeze(key)
+
+    def unfreeze(self, *names: str) -> None:
+        """Train these parameters again."""
+        for name in names:
+            layer, key = self.params._split(name)
+            layer.unfreeze(key)
+
+    def trainable(self) -> Trainable:
+        """The parameters an optimizer updates, and where their gradients appear (frozen ones
+        left out): what the training loop asks for once, before its first step."""
+        return Trainable(
+            [
+                (f"layers.{i}.{key}", layer, key)
+                for i, layer in enumerate(self.layers)
+                for key in layer.params
+                if key not in layer.frozen
+            ]
+        )
+
     @property
     def affine_indices(self) -> list[int]:
         """Indices in :attr:`layers` of the affine layers, from input to output."""
@@ -249,9 +292,9 @@ class MLP:
         x = np.asarray(x)
         width = self.config["input_size"]
         if x.ndim != 2 or x.shape[1] != width:
-            raise ValueError(f"input must have shape (N, {width}), got shape {x.shape}")
+            raise ConfigError(f"input must have shape (N, {width}), got shape {x.shape}")
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise ValueError(f"input must be real numbers, got dtype {x.dtype}")
+            raise ConfigError(f"input must be real numbers, got dtype {x.dtype}")
         return x.astype(self.dtype, copy=False)
 
     def predict(
@@ -364,13 +407,13 @@ class MLP:
     def from_state_dict(cls, state: dict[str, np.ndarray]) -> MLP:
         """Rebuild a network saved by :meth:`state_dict` (no pickle involved)."""
         if "__config__" not in state:
-            raise ValueError("not a koubai network: the '__config__' entry is missing")
+            raise ConfigError("not a koubai network: the '__config__' entry is missing")
         config = json.loads(str(state["__config__"]))
         net = cls(**config)
         expected = set(net.params) | set(net.buffers)
         missing = expected - set(state)
         if missing:
-            raise ValueError(f"saved network lacks {sorted(missing)}")
+            raise ConfigError(f"saved network lacks {sorted(missing)}")
         for k in net.params:
             net.params[k] = state[k]
         for k in net.buffers:
@@ -402,15 +445,15 @@ def accuracies(
     width = first.layers[0].fan_out
     for net in nets:
         if net.config["input_size"] != first.config["input_size"] or net.dtype != first.dtype:
-            raise ValueError("accuracies() needs networks with the same input width and dtype")
+            raise ConfigError("accuracies() needs networks with the same input width and dtype")
         if not isinstance(net.layers[0], Affine) or net.layers[0].fan_out != width:
-            raise ValueError("accuracies() needs networks whose first layers have one shape")
+            raise ConfigError("accuracies() needs networks whose first layers have one shape")
     x = np.asarray(x)
     labels = labels_to_indices(t, first.config["output_size"])
     if labels.shape[0] != x.shape[0]:
-        raise ValueError(f"got {labels.shape[0]} labels for {x.shape[0]} samples")
+        raise ConfigError(f"got {labels.shape[0]} labels for {x.shape[0]} samples")
     if x.shape[0] == 0:
-        raise ValueError("accuracy of an empty set is undefined")
+        raise ConfigError("accuracy of an empty set is undefined")
     if len(nets) == 1:
         w, b = first.layers[0].params["W"], first.layers[0].params["b"]
     else:
