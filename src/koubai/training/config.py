@@ -7,10 +7,16 @@ to; its fields are the keys a spec file may use.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from koubai.checks import (
+    FLOAT_DTYPES,
+    check_choice,
+    check_int,
+    check_number,
+    check_seed,
+)
 from koubai.engine.init import INITIALIZERS
 from koubai.engine.layers import CONVENTIONS
 from koubai.engine.mlp import ACTIVATIONS
@@ -79,6 +85,10 @@ class TrainConfig:
     name: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.hidden_sizes, (list, tuple)):
+            raise ConfigError(f"hidden_sizes must be a list of integers, got {self.hidden_sizes!r}")
+        if not isinstance(self.optimizer_args, dict):
+            raise ConfigError(f"optimizer_args must be a table, got {self.optimizer_args!r}")
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         object.__setattr__(self, "optimizer_args", dict(self.optimizer_args))
         _validate(self)
@@ -107,7 +117,8 @@ class TrainConfig:
 
     @property
     def label(self) -> str:
-        """``name`` if given, else e.g. ``"sigmoid-gauss-bn-[40,20]"``."""
+        """``name`` if given, else e.g. ``"sigmoid-gauss-bn-40x20"`` (safe in a file name and in
+        every shell: no brackets, spaces or globbing characters)."""
         if self.name:
             return self.name
         init = (
@@ -118,7 +129,7 @@ class TrainConfig:
         parts = [self.activation, init]
         if self.batchnorm:
             parts.append("bn")
-        parts.append("[" + ",".join(str(h) for h in self.hidden_sizes) + "]")
+        parts.append("x".join(str(h) for h in self.hidden_sizes) or "linear")
         return "-".join(parts)
 
 
@@ -148,37 +159,33 @@ def _check_type(key: str, value: Any, default: Any, where: str) -> None:
             raise bad("a table of numbers such as {momentum = 0.9}")
 
 
-def _choice(key: str, value: str, valid) -> None:
-    if value not in valid:
-        raise ConfigError(f"unknown {key} {value!r}; choose one of {sorted(valid)}")
-
-
 def _validate(c: TrainConfig) -> None:
-    if any(not isinstance(h, int) or h <= 0 for h in c.hidden_sizes):
-        raise ConfigError(f"hidden_sizes must be positive integers, got {list(c.hidden_sizes)}")
-    _choice("activation", c.activation, ACTIVATIONS)
-    _choice("init", c.init, INITIALIZERS)
-    _choice("bn_convention", c.bn_convention, CONVENTIONS)
-    _choice("optimizer", c.optimizer, OPTIMIZERS)
-    _choice("sampling", c.sampling, ("replacement", "epoch"))
-    _choice("train_accuracy", c.train_accuracy, ("batch", "subset"))
-    _choice("dtype", c.dtype, ("float32", "float64"))
-    if not (c.lr > 0 and math.isfinite(c.lr)):
-        raise ConfigError(f"lr (learning rate) must be a finite number > 0, got {c.lr!r}")
-    if not (c.init_std >= 0 and math.isfinite(c.init_std)):
-        raise ConfigError(f"init_std must be a finite number >= 0, got {c.init_std!r}")
-    if not 0 <= c.dropout < 1:
+    """Every field's type and range, at construction: a bad config never reaches training."""
+    for h in c.hidden_sizes:
+        if isinstance(h, bool) or not isinstance(h, int) or h <= 0:
+            raise ConfigError(f"hidden_sizes must be positive integers, got {list(c.hidden_sizes)}")
+    check_choice(c.activation, "activation", ACTIVATIONS)
+    check_choice(c.init, "init", INITIALIZERS)
+    check_choice(c.bn_convention, "bn_convention", CONVENTIONS)
+    check_choice(c.optimizer, "optimizer", OPTIMIZERS)
+    check_choice(c.sampling, "sampling", ("replacement", "epoch"))
+    check_choice(c.train_accuracy, "train_accuracy", ("batch", "subset"))
+    check_choice(c.dtype, "dtype", FLOAT_DTYPES)
+    check_number(c.lr, "lr (learning rate)", positive=True)
+    check_number(c.init_std, "init_std", minimum=0.0)
+    if not 0 <= check_number(c.dropout, "dropout") < 1:
         raise ConfigError(f"dropout must lie in [0, 1), got {c.dropout!r}")
-    if not (c.weight_decay >= 0 and math.isfinite(c.weight_decay)):
-        raise ConfigError(f"weight_decay must be a finite number >= 0, got {c.weight_decay!r}")
+    check_number(c.weight_decay, "weight_decay", minimum=0.0)
     for key in ("iterations", "batch_size", "eval_every", "train_subset"):
-        value = getattr(c, key)
-        if value < 1:
-            raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+        check_int(getattr(c, key), key, minimum=1)
+    check_int(c.diagnostics_every, "diagnostics_every (0 = off)", minimum=0)
+    check_seed(c.seed)
+    for key in ("batchnorm", "bn_affine_trainable"):
+        if not isinstance(getattr(c, key), bool):
+            raise ConfigError(f"{key} must be true or false, got {getattr(c, key)!r}")
+    if not isinstance(c.name, str):
+        raise ConfigError(f"name must be a string, got {c.name!r}")
     if c.batchnorm and c.batch_size < 2:
         raise ConfigError(f"batch norm needs batch_size >= 2, got {c.batch_size}")
-    if c.diagnostics_every < 0:
-        raise ConfigError(f"diagnostics_every must be >= 0 (0 = off), got {c.diagnostics_every}")
     for k, v in c.optimizer_args.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ConfigError(f"optimizer_args.{k} must be a number, got {v!r}")
+        check_number(v, f"optimizer_args.{k}")

@@ -14,6 +14,8 @@ result of. Two things make it cheaper, and neither changes a number:
   step, mostly Python and small arrays, leaves idle.
 
 The records come out in iteration order, each with the numbers of its own iteration's weights.
+The training loop sees one object, :class:`Evaluator`: ``add`` an evaluation point, ``finish``,
+or ``interrupt`` after Ctrl-C. :class:`Evaluations` is the scheduling beneath it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,19 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Generic, Literal, TypeVar
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from koubai.engine.mlp import MLP, accuracies
 from koubai.errors import ConfigError
+
+if TYPE_CHECKING:
+    from koubai.training.config import TrainConfig
+    from koubai.training.data import TrainingArrays
 
 T = TypeVar("T")
 
@@ -188,3 +200,94 @@ class Evaluations(Generic[T]):
             except KeyboardInterrupt:  # Ctrl-C while a thread finishes its group: do not wait
                 self._pool.shutdown(wait=False, cancel_futures=True)
         self._pending.clear()
+
+
+@dataclass
+class EvalRecord:
+    """The metrics at one evaluation point (``iteration`` updates done)."""
+
+    iteration: int
+    loss: float
+    train_acc: float
+    test_acc: float
+
+
+def step_macs(net: MLP, batch_size: int) -> int:
+    """Multiply-adds of one training step's forward products: batch size x weights."""
+    return batch_size * sum(net.params[k].size for k in net.weight_names())
+
+
+class Evaluator:
+    """The run's evaluation points: accuracies measured at once, or later on copies of the
+    network, in groups, by helper threads (``mode``, see :func:`eval_workers`).
+
+    Use it as a context manager around the loop: inside, the BLAS library is held to one thread
+    per caller when helper threads run (they and the training share the cores). ``records``
+    holds an :class:`EvalRecord` per point, in iteration order; ``on_eval`` hears of each.
+    """
+
+    def __init__(
+        self,
+        net: MLP,
+        arrays: TrainingArrays,
+        config: TrainConfig,
+        *,
+        mode: str = "auto",
+        on_eval: Callable[[EvalRecord], None] | None = None,
+    ) -> None:
+        self.net, self.arrays, self.config, self.on_eval = net, arrays, config, on_eval
+        self.records: list[EvalRecord] = []
+        self.workers = eval_workers(mode, step_macs(net, config.batch_size))
+        group = group_size(net.layers[0].fan_out)
+        self._copy = self.workers > 0 or group > 1  # measured later: on a copy
+        self._evals = Evaluations(self._measure, self._emit, workers=self.workers, group=group)
+        self._stack = ExitStack()
+
+    def __enter__(self) -> Evaluator:
+        if self.workers:
+            self._stack.enter_context(threadpool_limits(1, user_api="blas"))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._evals.close()
+        finally:
+            self._stack.close()
+
+    def add(self, iteration: int, loss: float, x_batch: np.ndarray, t_batch: np.ndarray) -> None:
+        """An evaluation point. The batch's accuracy is measured now (the next step overwrites
+        the batch); the rest later, on a copy: this iteration's numbers whenever they come."""
+        batch = self.config.train_accuracy == "batch"
+        train_acc = self.net.accuracy(x_batch, t_batch) if batch else 0.0
+        self._evals.add(iteration, loss, (self.net.copy() if self._copy else self.net, train_acc))
+
+    def finish(self) -> None:
+        """Measure what waits and emit every record."""
+        self._evals.finish()
+
+    def interrupt(self) -> None:
+        """After Ctrl-C: drop the groups nobody started, keep those under way (without calling
+        ``on_eval`` again); a second Ctrl-C stops the waiting."""
+        self._evals.abandon()
+        try:
+            self._evals.finish(emit=self._keep)
+        except KeyboardInterrupt:
+            pass
+
+    def _measure(self, snaps: list[tuple[MLP, float]]) -> list[tuple[float, float]]:
+        nets = [snap for snap, _ in snaps]
+        a = self.arrays
+        # NumPy's error state is per thread: a helper thread gets the loop's settings here.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            test = accuracies(nets, a.x_test, a.y_test)
+            if self.config.train_accuracy == "batch":  # measured already
+                return [(train_acc, acc) for (_, train_acc), acc in zip(snaps, test, strict=True)]
+            return list(zip(accuracies(nets, a.x_subset, a.y_subset), test, strict=True))
+
+    def _keep(self, iteration: int, loss: float, train_acc: float, test_acc: float) -> None:
+        self.records.append(EvalRecord(iteration, loss, train_acc, test_acc))
+
+    def _emit(self, iteration: int, loss: float, train_acc: float, test_acc: float) -> None:
+        self._keep(iteration, loss, train_acc, test_acc)
+        if self.on_eval is not None:
+            self.on_eval(self.records[-1])
