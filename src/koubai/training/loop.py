@@ -110,6 +110,15 @@ class ProbeSchedule:
         self.probe, self.every = probe, every
         self._before: dict[str, np.ndarray] = {}
 
+    @classmethod
+    def for_run(cls, probe, net: MLP, config: TrainConfig) -> ProbeSchedule:
+        """The given probe, or a :class:`Diagnostics` when ``config.diagnostics_every`` > 0."""
+        if probe is None and config.diagnostics_every:
+            probe = Diagnostics(net)
+        if probe is not None and not config.diagnostics_every:
+            raise ConfigError("a probe needs config.diagnostics_every > 0")
+        return cls(probe, config.diagnostics_every)
+
     def trace(self, iteration: int) -> list[np.ndarray] | None:
         """A list to collect the layer outputs when this iteration is recorded, else None."""
         return [] if self.probe is not None and iteration % self.every == 0 else None
@@ -207,10 +216,7 @@ def train(
     """
     arrays = TrainingArrays.from_data(data, config, n_classes)
     net = build_net(config, arrays.n_features, arrays.n_classes)
-    if probe is None and config.diagnostics_every:
-        probe = Diagnostics(net)
-    if probe is not None and not config.diagnostics_every:
-        raise ConfigError("a probe needs config.diagnostics_every > 0")
+    probes = ProbeSchedule.for_run(probe, net, config)
     opt = make_optimizer(config.optimizer, config.lr, **config.optimizer_args)
     progress = _Progress(np.full(config.iterations, np.nan))
     start = time.perf_counter()
@@ -220,7 +226,6 @@ def train(
         Evaluator(net, arrays, config, mode=evaluation, on_eval=on_eval) as evaluator,
     ):
         try:
-            probes = ProbeSchedule(probe, config.diagnostics_every)
             batches = Batches(arrays, config)
             _steps(config, net, net.trainable(), opt, batches, evaluator, probes, progress)
             evaluator.finish()
@@ -236,5 +241,5 @@ def train(
         seconds=time.perf_counter() - start,
         net=net,
         dataset=getattr(data, "name", ""),
-        diagnostics=probe,
+        diagnostics=probes.probe,
     )
