@@ -53,10 +53,10 @@ def test_run_writes_the_whole_results_folder(tmp_path, blobs_npz, workers):
     assert folder.name.startswith("tiny-")
     summary = _read_csv(folder / "summary.csv")
     assert [row["run"] for row in summary] == [
-        "g-sigmoid-gauss-[8,6]",
-        "g-sigmoid-he-[8,6]",
-        "g-relu-gauss-[8,6]",
-        "g-relu-he-[8,6]",
+        "g-sigmoid-gauss-8x6",
+        "g-sigmoid-he-8x6",
+        "g-relu-gauss-8x6",
+        "g-relu-he-8x6",
     ]
     for col in (
         "activation",
@@ -71,7 +71,7 @@ def test_run_writes_the_whole_results_folder(tmp_path, blobs_npz, workers):
     ):
         assert col in summary[0]
     assert {row["status"] for row in summary} == {"finished"}
-    assert float(next(r for r in summary if r["run"] == "g-relu-he-[8,6]")["final_test_acc"]) > 0.9
+    assert float(next(r for r in summary if r["run"] == "g-relu-he-8x6")["final_test_acc"]) > 0.9
     for row in summary:
         run = folder / "runs" / row["run"]
         metrics = _read_csv(run / "metrics.csv")
@@ -94,7 +94,7 @@ def test_run_writes_the_whole_results_folder(tmp_path, blobs_npz, workers):
     resolved = (folder / "spec.toml").read_text()
     assert 'dataset = "blobs"' in resolved and resolved.count("[[run]]") == 4
     # The printed table has every run and the folder's path.
-    assert "g-relu-he-[8,6]" in result.output.replace("\n", "")
+    assert "g-relu-he-8x6" in result.output.replace("\n", "")
     assert str(folder) in result.output.replace("\n", "")
 
 

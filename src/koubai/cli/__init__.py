@@ -1,7 +1,8 @@
 """The ``koubai`` command line: thin commands over the Python API.
 
 Each command parses its options, calls the library and prints. Every command module registers
-itself on :data:`app`; :func:`main` turns user errors into one-line messages and exit code 1.
+itself on :data:`app`, each wrapped in :func:`~koubai.cli._app.user_errors`, which turns user
+errors into one-line messages and exit code 1.
 """
 
 from __future__ import annotations
@@ -21,10 +22,5 @@ __all__ = ["app", "fail", "main"]
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``koubai`` script."""
-    from koubai.errors import KoubaiError
-
-    try:
-        app(args=argv, prog_name="koubai", standalone_mode=True)
-    except (KoubaiError, ValueError) as exc:  # pragma: no cover - typer usually exits first
-        fail(str(exc))
+    app(args=argv, prog_name="koubai", standalone_mode=True)
     sys.exit(0)

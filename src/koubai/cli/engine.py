@@ -6,6 +6,7 @@ import numpy as np
 import typer
 
 from koubai.cli._app import app, console, fail, user_errors
+from koubai.errors import ConfigError
 
 
 @app.command()
@@ -59,9 +60,9 @@ def parse_sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.replace(" ", "").split(",")]
     except ValueError:
-        raise ValueError(
+        raise ConfigError(
             f"hidden sizes must be comma-separated positive integers like 40,20; got {text!r}"
         ) from None
     if any(s <= 0 for s in sizes):
-        raise ValueError(f"hidden sizes must be positive integers, got {text!r}")
+        raise ConfigError(f"hidden sizes must be positive integers, got {text!r}")
     return sizes

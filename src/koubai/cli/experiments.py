@@ -12,6 +12,7 @@ from rich.table import Table
 
 from koubai.cli._app import app, console, err_console, fail, user_errors
 from koubai.cli.engine import parse_sizes
+from koubai.errors import ConfigError
 
 OUT_HELP = "Parent folder of the results; each experiment writes <out>/<name>-<time>/."
 
@@ -26,7 +27,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--set takes KEY=VALUE, got {item!r}")
         try:
             out[key] = tomllib.loads(f"v = {value.strip()}")["v"]
         except tomllib.TOMLDecodeError:

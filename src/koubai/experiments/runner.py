@@ -1,11 +1,10 @@
 """Run an experiment: resolve its runs, train them (in parallel processes when cores allow),
 and leave a results folder that grows as runs finish (a killed experiment keeps every finished
-run)."""
+run). The folder's layout belongs to :class:`koubai.results.ResultsFolder`; the worker processes
+to :mod:`koubai.experiments.pool`."""
 
 from __future__ import annotations
 
-import json
-import multiprocessing as mp
 import os
 import queue
 import signal
@@ -17,10 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from koubai.errors import ConfigError
-from koubai.experiments import results as out
+from koubai.checks import check_int, check_language
+from koubai.experiments import pool as pools
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
 from koubai.report.diagnostics import (
     plot_activation_histograms,
@@ -29,8 +26,10 @@ from koubai.report.diagnostics import (
     plot_health,
     plot_nonlinearity_inputs,
 )
-from koubai.report.figures import Curves, labels, plot_comparison, plot_run
+from koubai.report.figures import Curves, plot_comparison, plot_run, save_figure
 from koubai.report.html import write_report
+from koubai.results import ResultsFolder, aggregate, summary_row
+from koubai.training.data import check_data
 from koubai.training.loop import EvalRecord, RunResult, train
 
 Event = Callable[[str, int, Any], None]
@@ -55,11 +54,11 @@ class ExperimentResult:
 
     def summary(self) -> list[dict[str, object]]:
         """One row per finished run, as in ``summary.csv``."""
-        return [out.summary_row(spec.name, spec.group, res) for spec, res in self.runs]
+        return [summary_row(spec.name, spec.group, res) for spec, res in self.runs]
 
     def by_config(self) -> list[dict[str, object]]:
         """One row per configuration: final accuracies over its seeds (mean, std, min, max)."""
-        return out.aggregate(
+        return aggregate(
             (spec.group, spec.config.replace(seed=0, name="").label, res) for spec, res in self.runs
         )
 
@@ -99,29 +98,46 @@ def run_experiment(
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     protocol = check_protocol(protocol or spec.protocol or "course")
-    labels(lang)  # check the language before any work
+    check_language(lang)
     runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides)
-    if workers is not None and (isinstance(workers, bool) or workers < 1):
-        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    if workers is not None:
+        check_int(workers, "workers", minimum=1)
     data = _load_data(dataset)
-    for run in runs:
-        if run.config.sampling == "epoch" and run.config.batch_size > data.n_train:
-            raise ConfigError(
-                f"batch_size {run.config.batch_size} exceeds the {data.n_train} training "
-                f"examples of {data.name}"
-            )
-    folder = _make_folder(Path(out_dir), spec.name)
-
+    for run in runs:  # every run checked against the data before the folder exists
+        check_data(data, run.config)
+    folder = ResultsFolder.create(out_dir, spec.name)
     result = ExperimentResult(
         name=spec.name,
         title=spec.title,
-        folder=folder,
+        folder=folder.path,
         protocol=protocol,
         dataset=data.name,
         dataset_source=data.source,
         planned=len(runs),
     )
-    meta = {
+    folder.write_spec(
+        _meta(spec, protocol, data), [(r.name, r.group, r.config.to_dict()) for r in runs]
+    )
+    record = _Recorder(folder, runs, result, on_event)
+    n_workers = min(workers or os.cpu_count() or 1, len(runs))
+    job = _Job(folder, lang, figures)
+    if n_workers <= 1:
+        interrupted = _run_serial(runs, data, job, record, on_event)
+    else:
+        interrupted = _run_parallel(runs, data, job, n_workers, record, on_event)
+    if figures:
+        for group in spec.groups:
+            members = [(r, res) for r, res in result.runs if r.group == group.name]
+            if len(members) > 1:
+                _write_comparison(folder, group.name, members, group.title, lang)
+        write_report(folder.path)
+    result.status = "interrupted" if interrupted else "finished"
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _meta(spec: Spec, protocol: str, data) -> dict[str, object]:
+    return {
         "name": spec.name,
         "title": spec.title,
         "description": spec.description,
@@ -131,37 +147,21 @@ def run_experiment(
         "dataset_source": data.source,
         "created": datetime.now().isoformat(timespec="seconds"),
     }
-    out.write_text(
-        folder / "spec.toml",
-        out.spec_toml(meta, [(r.name, r.group, r.config.to_dict()) for r in runs]),
-    )
 
-    def finished(index: int, res: RunResult) -> None:
-        run = runs[index]
-        result.runs.append((run, res))
-        result.runs.sort(key=lambda pair: runs.index(pair[0]))
-        out.write_text(folder / "summary.csv", out.summary_csv(result.summary()))
-        out.write_text(folder / "summary-by-config.csv", out.aggregate_csv(result.by_config()))
-        if on_event:
-            on_event("done", index, res)
 
-    n_workers = min(workers or os.cpu_count() or 1, len(runs))
-    if n_workers <= 1:
-        interrupted = _run_serial(runs, data, folder, lang, figures, finished, on_event)
-    else:
-        interrupted = _run_parallel(
-            runs, data, folder, lang, figures, n_workers, finished, on_event
-        )
+class _Recorder:
+    """Takes each finished run: keeps it in run order and rewrites the summaries."""
 
-    for group in spec.groups if figures else ():
-        members = [(r, res) for r, res in result.runs if r.group == group.name]
-        if len(members) > 1:
-            _write_comparison(folder, group.name, members, group.title, lang)
-    if figures:
-        write_report(folder)
-    result.status = "interrupted" if interrupted else "finished"
-    result.seconds = time.perf_counter() - started
-    return result
+    def __init__(self, folder: ResultsFolder, runs, result: ExperimentResult, on_event) -> None:
+        self.folder, self.runs, self.result, self.on_event = folder, runs, result, on_event
+
+    def __call__(self, index: int, res: RunResult) -> None:
+        self.result.runs.append((self.runs[index], res))
+        self.result.runs.sort(key=lambda pair: self.runs.index(pair[0]))
+        self.folder.write_summary(self.result.summary())
+        self.folder.write_by_config(self.result.by_config())
+        if self.on_event:
+            self.on_event("done", index, res)
 
 
 def _load_data(dataset: Any):
@@ -170,24 +170,6 @@ def _load_data(dataset: Any):
     from koubai.datasets import load
 
     return load(dataset)
-
-
-def _make_folder(parent: Path, name: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        for k in range(1, 1000):
-            folder = parent / (f"{name}-{stamp}" if k == 1 else f"{name}-{stamp}-{k}")
-            try:
-                folder.mkdir()
-                return folder
-            except FileExistsError:
-                continue
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write results to {parent}: {exc.strerror or exc}; choose another --out"
-        ) from None
-    raise ConfigError(f"cannot find a free folder name for {name} in {parent}")
 
 
 def _curves(run: RunSpec, res: RunResult, label: str | None = None) -> Curves:
@@ -201,51 +183,66 @@ def _curves(run: RunSpec, res: RunResult, label: str | None = None) -> Curves:
     )
 
 
-def write_run(folder: Path, run: RunSpec, res: RunResult, lang: str, figures: bool) -> None:
-    """A run's files: metrics.csv, model.npz, diagnostics.npz and its figures."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out.write_text(folder / "metrics.csv", out.metrics_csv(res))
-    out.save_arrays(folder / "model.npz", res.net.state_dict())
+@dataclass(frozen=True)
+class _Job:
+    """Where and how a run's files are written (what a worker needs besides the data)."""
+
+    folder: ResultsFolder
+    lang: str
+    figures: bool
+
+
+def write_run(job: _Job, run: RunSpec, res: RunResult) -> None:
+    """A run's files: its data (metrics, model, diagnostics) and, when asked, its figures."""
     d = _diag(res)
-    if d is not None:
-        out.save_arrays(folder / "diagnostics.npz", {**d, "meta": np.array(json.dumps(d["meta"]))})
-    if not figures:
+    job.folder.write_run(run.name, res, d)
+    if not job.figures:
         return
+    f, lang = job.folder, job.lang
     if res.records:
-        plot_run(_curves(run, res), folder / "accuracy", title=run.name, lang=lang)
+        save_figure(
+            plot_run(_curves(run, res), title=run.name, lang=lang),
+            f.run_figure(run.name, "accuracy"),
+        )
     if d is not None:
-        plot_gradient_flow(d, folder / "gradient-flow", title=run.name, lang=lang)
-        plot_activation_histograms(d, folder / "activations", title=run.name, lang=lang)
-        plot_health(d, folder / "saturation-updates", title=run.name, lang=lang)
+        for kind, plot in (
+            ("gradient-flow", plot_gradient_flow),
+            ("activations", plot_activation_histograms),
+            ("saturation-updates", plot_health),
+        ):
+            save_figure(plot(d, title=run.name, lang=lang), f.run_figure(run.name, kind), ("png",))
 
 
 def _diag(res: RunResult) -> dict | None:
     if res.diagnostics is None or not len(res.diagnostics):
         return None
-    arrays = res.diagnostics.arrays()
-    return {**arrays, "meta": json.loads(str(arrays["meta"]))}
+    from koubai.training.probes import decode_meta
+
+    return decode_meta(res.diagnostics.arrays())
 
 
-def _write_comparison(folder: Path, group: str, members, title: str, lang: str) -> None:
+def _write_comparison(folder: ResultsFolder, group: str, members, title: str, lang: str) -> None:
     by_config: dict[str, list[tuple[RunSpec, RunResult]]] = {}
     for run, res in members:
         by_config.setdefault(run.config.replace(seed=0, name="").label, []).append((run, res))
     curves = [[_curves(r, res, label=key) for r, res in pairs] for key, pairs in by_config.items()]
-    plot_comparison(curves, folder / f"comparison-{group}", title=title, lang=lang)
+    save_figure(
+        plot_comparison(curves, title=title, lang=lang), folder.group_figure("comparison", group)
+    )
     firsts = [(key, _diag(pairs[0][1])) for key, pairs in by_config.items()]
     firsts = [(key, d) for key, d in firsts if d is not None]
     if len(firsts) > 1:
-        plot_gradient_profiles(firsts, folder / f"gradient-flow-{group}", title=title, lang=lang)
+        fig = plot_gradient_profiles(firsts, title=title, lang=lang)
+        save_figure(fig, folder.group_figure("gradient-flow", group))
         if len({d["meta"]["batchnorm"] for _, d in firsts}) > 1:  # with vs without batch norm
-            plot_nonlinearity_inputs(
-                firsts, folder / f"nonlinearity-inputs-{group}", title=title, lang=lang
-            )
+            fig = plot_nonlinearity_inputs(firsts, title=title, lang=lang)
+            save_figure(fig, folder.group_figure("nonlinearity-inputs", group))
 
 
 # -- serial ---------------------------------------------------------------------------------
 
 
-def _run_serial(runs, data, folder: Path, lang: str, figures: bool, finished, on_event) -> bool:
+def _run_serial(runs, data, job: _Job, finished, on_event) -> bool:
     for index, run in enumerate(runs):
         if on_event:
             on_event("start", index, run)
@@ -255,7 +252,7 @@ def _run_serial(runs, data, folder: Path, lang: str, figures: bool, finished, on
                 on_event("eval", index, record)
 
         res = train(run.config, data, on_eval=on_eval)
-        write_run(folder / "runs" / run.name, run, res, lang, figures)
+        write_run(job, run, res)
         finished(index, res)
         if res.status == "interrupted":
             return True
@@ -267,15 +264,14 @@ def _run_serial(runs, data, folder: Path, lang: str, figures: bool, finished, on
 _W: dict[str, Any] = {}
 
 
-def _worker_init(data, folder: Path, lang: str, figures: bool, events, stop, blas: int) -> None:
+def _worker_init(handle: dict, job: _Job, events, stop, blas: int) -> None:
+    pools.die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through `stop`
     from threadpoolctl import threadpool_limits
 
     _W.update(
-        data=data,
-        folder=folder,
-        lang=lang,
-        figures=figures,
+        data=pools.attach(handle),
+        job=job,
         events=events,
         stop=stop,
         limits=threadpool_limits(blas),
@@ -295,16 +291,13 @@ def _worker_run(index: int, run: RunSpec) -> RunResult | None:
 
     # Every core has a worker: evaluating on background threads would only take turns with them.
     res = train(run.config, _W["data"], on_eval=on_eval, evaluation="inline")
-    write_run(_W["folder"] / "runs" / run.name, run, res, _W["lang"], _W["figures"])
+    write_run(_W["job"], run, res)
     res.net = res.net.copy()  # travels back without gradients or caches
     return res
 
 
-def _run_parallel(
-    runs, data, folder: Path, lang: str, figures: bool, n_workers: int, finished, on_event
-) -> bool:
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+def _run_parallel(runs, data, job: _Job, n_workers: int, finished, on_event) -> bool:
+    ctx = pools.context()
     events, stop = ctx.Queue(), ctx.Event()
     blas = max(1, (os.cpu_count() or 1) // n_workers)
     interrupted = False
@@ -318,30 +311,34 @@ def _run_parallel(
             if on_event:
                 on_event(kind, index, runs[index] if kind == "start" else payload)
 
-    with ProcessPoolExecutor(
-        n_workers,
-        mp_context=ctx,
-        initializer=_worker_init,
-        initargs=(data, folder, lang, figures, events, stop, blas),
-    ) as pool:
-        pending = {pool.submit(_worker_run, i, r): i for i, r in enumerate(runs)}
-        while pending:
-            try:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                drain()
-                for fut in done:
-                    index = pending.pop(fut)
-                    res = fut.result()
-                    if res is None:  # never started
-                        continue
-                    finished(index, res)
-                    if res.status == "interrupted":
-                        interrupted = True
-            except KeyboardInterrupt:
-                interrupted = True
-                stop.set()
-                for fut in list(pending):
-                    if fut.cancel():
-                        pending.pop(fut)
-        drain()
+    shared = pools.SharedArrays(data)
+    try:
+        with ProcessPoolExecutor(
+            n_workers,
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(shared.handle, job, events, stop, blas),
+        ) as pool:
+            pending = {pool.submit(_worker_run, i, r): i for i, r in enumerate(runs)}
+            while pending:
+                try:
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    drain()
+                    for fut in done:
+                        index = pending.pop(fut)
+                        res = fut.result()
+                        if res is None:  # never started
+                            continue
+                        finished(index, res)
+                        if res.status == "interrupted":
+                            interrupted = True
+                except KeyboardInterrupt:
+                    interrupted = True
+                    stop.set()
+                    for fut in list(pending):
+                        if fut.cancel():
+                            pending.pop(fut)
+            drain()
+    finally:
+        shared.close()
     return interrupted

@@ -10,13 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are files; no display is ever needed
-import matplotlib.pyplot as plt  # noqa: E402
-
-from koubai.errors import ConfigError  # noqa: E402
-from koubai.report.fonts import INSTALL_HINT, can_render, check_language  # noqa: E402
+from koubai.errors import ConfigError
+from koubai.report.fonts import INSTALL_HINT, can_render, check_language
+from koubai.results import atomic_write
 
 DATASET = "mnist-5k"
 
@@ -114,13 +110,16 @@ def output_dir(out: str | Path | None) -> Path | None:
 
 
 def save_figure(fig, out: Path, stem: str) -> list[Path]:
-    """Save ``fig`` as ``out/stem.png`` and ``out/stem.svg``, close it, return both paths."""
+    """Save ``fig`` as ``out/stem.png`` and ``out/stem.svg`` (each atomically); return both."""
     paths = [out / f"{stem}.png", out / f"{stem}.svg"]
-    try:
-        fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-        fig.savefig(paths[1], bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    for path, dpi in zip(paths, (150, None), strict=True):
+        fmt = path.suffix[1:]
+        atomic_write(
+            path,
+            lambda fh, fmt=fmt, dpi=dpi: fig.savefig(
+                fh, format=fmt, dpi=dpi or "figure", bbox_inches="tight"
+            ),
+        )
     return paths
 
 

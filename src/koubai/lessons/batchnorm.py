@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from koubai.engine.mlp import ACTIVATIONS
+from koubai.errors import ConfigError
 from koubai.lessons._base import (
     LessonResult,
     NumberTable,
@@ -375,7 +376,7 @@ def _run_arm(
     shifts, checkpoints, its, seconds = [], None, None, 0.0
     for s in seeds:
         probe = PreActivationProbe(x_probe, start=start)
-        run = train(config.replace(seed=s), data, probe=probe)
+        run = train(config.replace(seed=s), data, probe=probe).raise_if_interrupted()
         seconds += run.seconds
         md, sd = probe.drift()
         drifts.append(md)
@@ -438,11 +439,11 @@ def batchnorm_lesson(
     check_language(lang)
     check_seed(seed)
     if n_seeds < 1:
-        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+        raise ConfigError(f"n_seeds must be at least 1, got {n_seeds}")
     if not 0 < target <= 1:
-        raise ValueError(f"target accuracy must lie in (0, 1], got {target!r}")
+        raise ConfigError(f"target accuracy must lie in (0, 1], got {target!r}")
     if checkpoint_every < 1 or checkpoint_start + checkpoint_every > iterations:
-        raise ValueError(
+        raise ConfigError(
             f"need two checkpoints or more: checkpoint_start ({checkpoint_start}) + "
             f"checkpoint_every ({checkpoint_every}) must not exceed iterations ({iterations})"
         )
@@ -484,13 +485,17 @@ def batchnorm_lesson(
 
 
 def _figure(r: BatchNormResult, folder: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     lang = figure_language(r.lang)
     no, yes = tr(lang, "without BN", "BN なし"), tr(lang, "with BN", "BN あり")
     colors = {False: "tab:red", True: "tab:blue"}
     with language_context(lang):
-        fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(14, 4.3))
+        fig = Figure(figsize=(14, 4.3))
+        (ax, bx, cx) = fig.subplots(
+            1,
+            3,
+        )
         for name, arm in ((no, r.plain), (yes, r.bn)):
             c = colors[arm.batchnorm]
             for curve in arm.curves:

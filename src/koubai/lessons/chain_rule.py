@@ -21,6 +21,7 @@ import numpy as np
 
 from koubai.engine.gradcheck import numerical_gradient
 from koubai.engine.layers import Affine, Layer
+from koubai.errors import ConfigError
 from koubai.lessons._base import (
     LessonResult,
     NumberTable,
@@ -167,7 +168,7 @@ def chain_rule(
     check_language(lang)
     rng = np.random.default_rng(check_seed(seed))
     if n_points < 1:
-        raise ValueError(f"n_points must be at least 1, got {n_points}")
+        raise ConfigError(f"n_points must be at least 1, got {n_points}")
     folder = output_dir(out)
     points = rng.uniform(-3.0, 3.0, size=(n_points, 2))
     x, y = points[:, 0], points[:, 1]
@@ -192,11 +193,12 @@ def chain_rule(
 
 
 def _figure(r: ChainRuleResult, folder: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     lang = figure_language(r.lang)
     with language_context(lang):
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        fig = Figure(figsize=(6.4, 4.2))
+        ax = fig.subplots()
         s = np.linspace(-6, 6, 200)
         ax.plot(
             s, 2 * s, color="0.3", lw=1.5, label=tr(lang, "analytic 2(x + y)", "解析解 2(x + y)")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from koubai.engine.layers import Sigmoid
+from koubai.errors import ConfigError
 from koubai.lessons._base import (
     LessonResult,
     NumberTable,
@@ -168,7 +169,7 @@ def sigmoid_lesson(
     """
     check_language(lang)
     if not (grid_limit > 0 and 0 < grid_step < grid_limit):
-        raise ValueError(f"need 0 < grid_step < grid_limit, got {grid_step!r}, {grid_limit!r}")
+        raise ConfigError(f"need 0 < grid_step < grid_limit, got {grid_step!r}, {grid_limit!r}")
     folder = output_dir(out)
     n = int(round(2 * grid_limit / grid_step)) + 1
     grid = np.linspace(-grid_limit, grid_limit, n)
@@ -194,13 +195,14 @@ def sigmoid_lesson(
 
 
 def _figure(r: SigmoidResult, folder: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from koubai.engine.functions import sigmoid
 
     lang = figure_language(r.lang)
     with language_context(lang):
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
+        fig = Figure(figsize=(10, 4))
+        (ax, bx) = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
         x = np.linspace(-8, 8, 801)
         ax.plot(x, sigmoid(x), color="tab:blue", lw=2, label="σ(x)")
         ax.plot(x, sigmoid_derivative(x), color="tab:orange", lw=2, label="σ'(x) = σ(x)(1 − σ(x))")

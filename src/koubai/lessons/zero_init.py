@@ -204,8 +204,8 @@ def zero_init(
         seed=seed,
     )
     with small_matrices():
-        zero_run = train(zero_cfg, data)
-        rand_run = train(zero_cfg.replace(init="xavier"), data)
+        zero_run = train(zero_cfg, data).raise_if_interrupted()
+        rand_run = train(zero_cfg.replace(init="xavier"), data).raise_if_interrupted()
     z_spread, z_scale, z_distinct = _hidden_stats(zero_run)
     r_spread, r_scale, r_distinct = _hidden_stats(rand_run)
     x_tr, y_tr = data.x_train, data.y_train
@@ -236,7 +236,7 @@ def zero_init(
 
 
 def _figure(r: ZeroInitResult, folder: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     lang = figure_language(r.lang)
     n_show = min(6, r.first_layer_zero.shape[1])
@@ -244,7 +244,7 @@ def _figure(r: ZeroInitResult, folder: Path) -> list[Path]:
     images = side * side == r.first_layer_zero.shape[0]
     zero, rand = tr(lang, "all zeros", "すべて 0"), tr(lang, "random (Xavier)", "乱数 (Xavier)")
     with language_context(lang):
-        fig = plt.figure(figsize=(11, 4.2))
+        fig = Figure(figsize=(11, 4.2))
         cols = n_show + 3 if images else 1
         grid = fig.add_gridspec(2, cols, width_ratios=[3, 3, 3 * 0.15] + [1] * (cols - 3))
         ax = fig.add_subplot(grid[:, :2] if images else grid[:, 0])

@@ -1,19 +1,17 @@
 """Figures of the diagnostics a run recorded (see :mod:`koubai.training.probes`).
 
-They take the dict of arrays that ``Diagnostics.arrays()`` or ``load_diagnostics`` returns.
-The per-run figures are PNG only (an experiment draws several per run); the figures that
-compare runs are PNG and SVG.
+They take the dict of arrays that ``Diagnostics.arrays()`` or ``load_diagnostics`` returns,
+and return a :class:`~matplotlib.figure.Figure` (see :mod:`koubai.report.figures`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
-from koubai.report.figures import labels, save, style
+from koubai.report.figures import colors, labels, localize, new_figure
 
 
 def _layer_names(d: dict, lab: dict[str, str]) -> list[str]:
@@ -25,51 +23,42 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.where(values > 0, values, np.nan)  # zeros cannot be drawn on a log axis
 
 
-def plot_gradient_flow(d: dict, stem: Path, *, title: str = "", lang: str = "en") -> list[Path]:
+def plot_gradient_flow(d: dict, *, title: str = "", lang: str = "en") -> Figure:
     """‖∂L/∂W‖ of each layer against the iteration (log y), and a bar chart at iteration 0."""
     lab = labels(lang)
-    style(lang)
     names = _layer_names(d, lab)
     norms = d["weight_grad_norm"]
-    fig, (ax, bar) = plt.subplots(
-        1, 2, figsize=(10, 4), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
-    )
-    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(names)))
+    fig = new_figure((10, 4))
+    ax, bar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    palette = colors("viridis", len(names))
     for k, name in enumerate(names):
-        ax.plot(d["iterations"], _positive(norms[:, k]), color=colors[k], lw=1.4, label=name)
+        ax.plot(d["iterations"], _positive(norms[:, k]), color=palette[k], lw=1.4, label=name)
     ax.set_yscale("log")
     ax.set_xlabel(lab["iteration"])
     ax.set_ylabel(lab["grad_norm"])
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     ax.set_title(lab["grad_flow"], fontsize=10)
-    bar.bar(range(len(names)), _positive(norms[0]), color=colors)
+    bar.bar(range(len(names)), _positive(norms[0]), color=palette)
     bar.set_yscale("log")
     bar.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     bar.set_title(f"{lab['grad_norm']}, {lab['at_start']}", fontsize=10)
     bar.grid(alpha=0.3, axis="y", which="both")
     if title:
         fig.suptitle(title, fontsize=11)
-    return save(fig, stem, svg=False)
+    return localize(fig, lang)
 
 
 def plot_activation_histograms(
-    d: dict, stem: Path, *, title: str = "", lang: str = "en", moments: int = 4
-) -> list[Path]:
+    d: dict, *, title: str = "", lang: str = "en", moments: int = 4
+) -> Figure:
     """Histograms of each hidden layer's output (rows) at a few moments of training (columns)."""
     lab = labels(lang)
-    style(lang)
     hist, edges, its = d["act_hist"], d["act_edges"], d["iterations"]
     n_layers = hist.shape[1]
     cols = sorted(set(np.linspace(0, len(its) - 1, moments).round().astype(int)))
-    fig, axes = plt.subplots(
-        n_layers,
-        len(cols),
-        figsize=(2.6 * len(cols), 1.9 * n_layers),
-        layout="constrained",
-        squeeze=False,
-        sharex=True,
-    )
+    fig = new_figure((2.6 * len(cols), 1.9 * max(n_layers, 1)))
+    axes = fig.subplots(max(n_layers, 1), len(cols), squeeze=False, sharex=True)
     for r in range(n_layers):
         for c, t in enumerate(cols):
             ax = axes[r, c]
@@ -81,20 +70,20 @@ def plot_activation_histograms(
                 ax.set_ylabel(lab["hidden"].format(k=r + 1), fontsize=9)
             ax.tick_params(labelsize=7)
     fig.suptitle(f"{lab['activation_hist']}{' — ' + title if title else ''}", fontsize=11)
-    return save(fig, stem, svg=False)
+    return localize(fig, lang)
 
 
-def plot_health(d: dict, stem: Path, *, title: str = "", lang: str = "en") -> list[Path]:
+def plot_health(d: dict, *, title: str = "", lang: str = "en") -> Figure:
     """Saturated / dead share of each hidden layer, and the update ratio of each layer."""
     lab = labels(lang)
-    style(lang)
     names = _layer_names(d, lab)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    fig = new_figure((10, 3.8))
+    left, right = fig.subplots(1, 2)
     share = d["dead"] if d["meta"]["activation"] in ("relu", "leaky_relu") else d["saturated"]
     kind = lab["dead"] if d["meta"]["activation"] in ("relu", "leaky_relu") else lab["saturated"]
-    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(names)))
+    palette = colors("viridis", len(names))
     for k in range(share.shape[1]):
-        left.plot(d["iterations"], share[:, k], color=colors[k], label=names[k])
+        left.plot(d["iterations"], share[:, k], color=palette[k], label=names[k])
     left.set_ylim(-0.02, 1.02)
     left.set_xlabel(lab["iteration"])
     left.set_ylabel(lab["share"])
@@ -105,7 +94,7 @@ def plot_health(d: dict, stem: Path, *, title: str = "", lang: str = "en") -> li
     if ratio.size:
         for k in range(ratio.shape[1]):
             right.plot(
-                d["update_iterations"], _positive(ratio[:, k]), color=colors[k], label=names[k]
+                d["update_iterations"], _positive(ratio[:, k]), color=palette[k], label=names[k]
             )
         right.set_yscale("log")
     right.axhline(1e-3, color="gray", ls="--", lw=1, label=lab["rule_of_thumb"])
@@ -115,24 +104,17 @@ def plot_health(d: dict, stem: Path, *, title: str = "", lang: str = "en") -> li
     right.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
-    return save(fig, stem, svg=False)
+    return localize(fig, lang)
 
 
 def plot_nonlinearity_inputs(
-    runs: Sequence[tuple[str, dict]], stem: Path, *, title: str = "", lang: str = "en"
-) -> list[Path]:
+    runs: Sequence[tuple[str, dict]], *, title: str = "", lang: str = "en"
+) -> Figure:
     """15th, 50th and 85th percentiles of the last hidden layer's input to its nonlinearity
     over training, one panel per run (Ioffe & Szegedy 2015, figure 1 b–c)."""
     lab = labels(lang)
-    style(lang)
-    fig, axes = plt.subplots(
-        1,
-        len(runs),
-        figsize=(4.6 * len(runs), 3.6),
-        layout="constrained",
-        squeeze=False,
-        sharey=True,
-    )
+    fig = new_figure((4.6 * len(runs), 3.6))
+    axes = fig.subplots(1, len(runs), squeeze=False, sharey=True)
     for ax, (name, d) in zip(axes[0], runs, strict=True):
         pct = list(d["percentiles"])
         cols = [pct.index(p) for p in (15, 50, 85)]
@@ -144,21 +126,21 @@ def plot_nonlinearity_inputs(
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(lab["value"])
     fig.suptitle(f"{lab['pre_pct']}{' — ' + title if title else ''}", fontsize=10)
-    return save(fig, stem)
+    return localize(fig, lang)
 
 
 def plot_gradient_profiles(
-    runs: Sequence[tuple[str, dict]], stem: Path, *, title: str = "", lang: str = "en"
-) -> list[Path]:
+    runs: Sequence[tuple[str, dict]], *, title: str = "", lang: str = "en"
+) -> Figure:
     """‖∂L/∂W‖ at iteration 0 against the layer, one line per configuration (log y)."""
     lab = labels(lang)
-    style(lang)
-    fig, ax = plt.subplots(figsize=(7.6, 4.4), layout="constrained")
-    colors = plt.get_cmap("tab10")
+    fig = new_figure((7.6, 4.4))
+    ax = fig.subplots()
+    palette = colors("tab10", len(runs))
     for k, (name, d) in enumerate(runs):
         norms = d["weight_grad_norm"][0]
         ax.plot(
-            np.arange(1, norms.size + 1), _positive(norms), marker="o", color=colors(k), label=name
+            np.arange(1, norms.size + 1), _positive(norms), marker="o", color=palette[k], label=name
         )
     ax.set_yscale("log")
     depth = max(d["weight_grad_norm"].shape[1] for _, d in runs)
@@ -170,4 +152,4 @@ def plot_gradient_profiles(
     ax.set_title(
         f"{lab['grad_flow']}, {lab['at_start']}{' — ' + title if title else ''}", fontsize=10
     )
-    return save(fig, stem)
+    return localize(fig, lang)

@@ -1,20 +1,27 @@
-"""Figures of finished runs (matplotlib, Agg backend): they read results and never train.
+"""Figures of finished runs: they read results and never train.
 
-Each function draws one figure and saves it as PNG and SVG next to each other, returning the
-paths. Labels come in English (``lang="en"``) or Japanese (``lang="ja"``).
+Each plot function builds and returns a :class:`matplotlib.figure.Figure` of its own: no
+pyplot, no backend switched, no global setting changed, so importing koubai changes nothing in
+the user's matplotlib and a notebook shows any of them inline. The caller decides where a
+figure goes: :func:`save_figure` writes it (atomically) as PNG and/or SVG. Labels come in
+English (``lang="en"``) or Japanese (``lang="ja"``, in a CJK font set on that figure alone).
 """
 
 from __future__ import annotations
 
+import io
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from koubai.checks import check_language
+from koubai.results import atomic_write
 
 LABELS = {
     "en": {
@@ -76,11 +83,60 @@ LABELS = {
 
 def labels(lang: str) -> dict[str, str]:
     """The label set for ``lang`` ("en" or "ja")."""
-    from koubai.errors import ConfigError
+    return LABELS[check_language(lang)]
 
-    if lang not in LABELS:
-        raise ConfigError(f"unknown language {lang!r}; choose one of {sorted(LABELS)}")
-    return LABELS[lang]
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure with constrained layout, outside pyplot (nothing global is touched)."""
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def colors(name: str, n: int) -> np.ndarray:
+    """``n`` colours of the colormap ``name`` (``tab10`` cycles; others spread over 0-0.9)."""
+    cmap = matplotlib.colormaps[name]
+    return (
+        np.array([cmap(k % 10) for k in range(n)])
+        if name == "tab10"
+        else cmap(np.linspace(0, 0.9, max(n, 1)))
+    )
+
+
+def localize(fig: Figure, lang: str) -> Figure:
+    """Draw every text of ``fig`` in a font that has ``lang``'s glyphs (that figure alone).
+
+    Without a Japanese font installed, warns once with the package to install (the labels
+    would be empty boxes) and leaves the fonts as they are.
+    """
+    from koubai.report.fonts import rc_params
+
+    if check_language(lang) == "en":
+        return fig
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        family = rc_params(lang)["font.family"]
+    for text in fig.findobj(Text):
+        text.set_fontfamily(family)
+    return fig
+
+
+def figure_bytes(fig: Figure, fmt: str = "png", *, dpi: int = 120) -> bytes:
+    """The figure as ``png`` or ``svg`` bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi)
+    return buf.getvalue()
+
+
+def save_figure(
+    fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "svg"), *, dpi: int = 120
+) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` / ``stem.svg`` (each atomically); return the paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        paths.append(atomic_write(path, lambda fh, fmt=fmt: fig.savefig(fh, format=fmt, dpi=dpi)))
+    return paths
 
 
 @dataclass(frozen=True)
@@ -95,47 +151,30 @@ class Curves:
     status: str = "finished"
 
 
-def style(lang: str) -> None:
-    if lang == "ja":
-        from koubai.report.fonts import use_language
-
-        use_language("ja")
-
-
-def save(fig, stem: Path, *, svg: bool = True) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` (and ``stem.svg``); close it; return the paths."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png")] + ([stem.with_suffix(".svg")] if svg else [])
-    for path in paths:
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return paths
-
-
-def plot_run(curves: Curves, stem: Path, *, title: str = "", lang: str = "en") -> list[Path]:
+def plot_run(curves: Curves, *, title: str = "", lang: str = "en") -> Figure:
     """Train and test accuracy against the iteration, y from 0 to 1 (the note's figure)."""
     lab = labels(lang)
-    style(lang)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    fig = new_figure((6.4, 4.2))
+    ax = fig.subplots()
     train_label = lab["train_batch"] if curves.train_kind == "batch" else lab["train_subset"]
     ax.plot(curves.iterations, curves.train_acc, label=train_label, color="tab:blue", lw=1.2)
     ax.plot(curves.iterations, curves.test_acc, label=lab["test"], color="tab:orange", lw=1.6)
     _finish(ax, lab, title or curves.label, curves)
-    return save(fig, stem)
+    return localize(fig, lang)
 
 
 def plot_comparison(
-    groups: Sequence[Sequence[Curves]], stem: Path, *, title: str = "", lang: str = "en"
-) -> list[Path]:
+    groups: Sequence[Sequence[Curves]], *, title: str = "", lang: str = "en"
+) -> Figure:
     """Test accuracy of several configurations on one plot.
 
     ``groups`` holds one sequence per configuration: the runs of its seeds. With one seed a
     line is drawn; with several, their mean and a band from the minimum to the maximum.
     """
     lab = labels(lang)
-    style(lang)
-    fig, ax = plt.subplots(figsize=(7.6, 4.6), layout="constrained")
-    colors = plt.get_cmap("tab10")
+    fig = new_figure((7.6, 4.6))
+    ax = fig.subplots()
+    palette = colors("tab10", len(groups))
     for k, runs in enumerate(groups):
         runs = [r for r in runs if len(r.iterations)]
         if not runs:
@@ -145,9 +184,9 @@ def plot_comparison(
         acc = np.stack([r.test_acc[:n] for r in runs])
         label = runs[0].label
         if len(runs) > 1:
-            ax.fill_between(it, acc.min(axis=0), acc.max(axis=0), color=colors(k), alpha=0.2)
+            ax.fill_between(it, acc.min(axis=0), acc.max(axis=0), color=palette[k], alpha=0.2)
             label += f"  (n={len(runs)})"
-        ax.plot(it, acc.mean(axis=0), color=colors(k), lw=1.6, label=label)
+        ax.plot(it, acc.mean(axis=0), color=palette[k], lw=1.6, label=label)
     ax.set_xlabel(lab["iteration"])
     ax.set_ylabel(lab["test_accuracy"])
     ax.set_ylim(0, 1)
@@ -155,7 +194,7 @@ def plot_comparison(
     ax.legend(fontsize=8, loc="lower right")
     if title:
         ax.set_title(title, fontsize=10)
-    return save(fig, stem)
+    return localize(fig, lang)
 
 
 def _finish(ax, lab: dict[str, str], title: str, curves: Curves) -> None:

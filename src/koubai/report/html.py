@@ -7,13 +7,11 @@ the PNG figures — and writes ``report.html`` beside them: one file to open or 
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import os
-import tomllib
 from pathlib import Path
 
-from koubai.errors import KoubaiError
+from koubai.results import ResultsFolder
 
 FIGURE_NOTES = {
     "comparison": "Test accuracy of every configuration of the group.",
@@ -22,7 +20,6 @@ FIGURE_NOTES = {
     "nonlinearity-inputs": "15/50/85th percentiles of the last hidden layer's input to its "
     "nonlinearity over training (Ioffe & Szegedy 2015, fig. 1).",
 }
-RUN_FIGURES = ("accuracy", "gradient-flow", "activations", "saturation-updates")
 
 
 def _img(path: Path, alt: str) -> str:
@@ -39,13 +36,6 @@ def _table(rows: list[dict[str, str]], columns: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { margin-bottom: 0.2em; } .meta { color: #555; }
@@ -60,15 +50,10 @@ details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
 
 def write_report(folder: str | os.PathLike) -> Path:
     """Write ``report.html`` into an experiment's results folder and return its path."""
-    folder = Path(folder)
-    try:
-        spec = tomllib.loads((folder / "spec.toml").read_text("utf-8"))
-    except FileNotFoundError:
-        raise KoubaiError(f"{folder} is not a koubai results folder (no spec.toml)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise KoubaiError(f"{folder / 'spec.toml'} is not valid TOML: {exc}") from None
-    summary = _read_csv(folder / "summary.csv")
-    by_config = _read_csv(folder / "summary-by-config.csv")
+    results = ResultsFolder.open(folder)
+    spec = results.read_spec()
+    summary = results.read_summary()
+    by_config = results.read_by_config()
     parts = [
         f"<h1>{html.escape(str(spec.get('title', spec.get('name', 'experiment'))))}</h1>",
         f"<p class='meta'>{html.escape(str(spec.get('description', '')))}</p>",
@@ -98,13 +83,9 @@ def write_report(folder: str | os.PathLike) -> Path:
                 ],
             ),
         ]
-    groups = []
-    for run in spec.get("run", []):
-        if run.get("group") not in groups:
-            groups.append(run.get("group"))
-    for group in groups:
-        figs = [(kind, folder / f"{kind}-{group}.png") for kind in FIGURE_NOTES]
-        figs = [(kind, path) for kind, path in figs if path.exists()]
+    for group in results.groups():
+        figs = [(kind, results.figure(results.group_figure(kind, group))) for kind in FIGURE_NOTES]
+        figs = [(kind, path) for kind, path in figs if path is not None]
         if figs:
             parts.append(f"<h2>Group {html.escape(str(group))}</h2>")
         for kind, path in figs:
@@ -112,9 +93,9 @@ def write_report(folder: str | os.PathLike) -> Path:
             parts.append(_img(path, f"{kind} {group}"))
     parts.append("<h2>Runs</h2>")
     for row in summary:
-        run_dir = folder / "runs" / row["run"]
+        stems = [(kind, results.run_figure(row["run"], kind)) for kind in results.RUN_FIGURES]
         images = [
-            _img(run_dir / f"{f}.png", f) for f in RUN_FIGURES if (run_dir / f"{f}.png").exists()
+            _img(path, kind) for kind, stem in stems if (path := results.figure(stem)) is not None
         ]
         css = " class='diverged'" if row.get("status") == "diverged" else ""
         parts.append(
@@ -129,8 +110,4 @@ def write_report(folder: str | os.PathLike) -> Path:
         f"<style>{STYLE}</style></head><body>{''.join(parts)}"
         "<p class='note'>Written by koubai from the files in this folder.</p></body></html>"
     )
-    path = folder / "report.html"
-    tmp = path.with_name(".report.html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return results.write_report(page)

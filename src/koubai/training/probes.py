@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 
-from koubai.engine.layers import Affine, BatchNorm, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from koubai.engine.layers import Affine, BatchNorm, LeakyReLU, ReLU, Sigmoid, Tanh
 
 PERCENTILES = (5, 15, 50, 85, 95)
 N_BINS = 50
@@ -98,8 +98,7 @@ class Diagnostics:
     @staticmethod
     def _pre_activation(net, trace, i: int) -> np.ndarray:
         # The nonlinearity's input is the output of the layer before it (affine or batch norm);
-        # dropout never stands between the two.
-        assert not isinstance(net.layers[i - 1], Dropout)
+        # dropout comes after the activation (MLP builds it so), never between the two.
         return trace[i - 1]
 
     def _saturated(self, a: np.ndarray) -> float:
@@ -152,9 +151,14 @@ class Diagnostics:
         return out
 
 
+def decode_meta(arrays: dict[str, np.ndarray]) -> dict:
+    """The arrays of :meth:`Diagnostics.arrays` with ``meta`` decoded from JSON into a dict."""
+    meta = arrays["meta"]
+    return {**arrays, "meta": meta if isinstance(meta, dict) else json.loads(str(meta))}
+
+
 def load_diagnostics(path) -> dict[str, np.ndarray]:
     """Read a ``diagnostics.npz`` written by an experiment (``allow_pickle=False``)."""
     with np.load(path, allow_pickle=False) as data:
         out = {k: data[k] for k in data.files}
-    out["meta"] = json.loads(str(out["meta"]))
-    return out
+    return decode_meta(out)

@@ -1,0 +1,125 @@
+"""Worker processes for an experiment's runs, safe beside threads, sharing the data.
+
+The workers are started by a *fork server* (``forkserver``; ``spawn`` where there is none): a
+clean process that has imported koubai once and forks a worker per request. Unlike a plain
+``fork`` of the experiment's own process, no thread of ours (a progress bar's refresh thread,
+an evaluation thread) is copied half-way through holding a lock, which can deadlock a child.
+
+The data travel once, through shared memory: the parent copies each array into a
+:class:`multiprocessing.shared_memory.SharedMemory` block, and every worker maps those blocks as
+read-only NumPy arrays; nothing is pickled per run or re-read from disk.
+
+A worker also asks Linux to kill it when its parent dies (``PR_SET_PDEATHSIG``), so a killed
+experiment leaves no worker behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing as mp
+import signal
+import sys
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+
+#: Modules the fork server imports once, so that each worker starts in milliseconds.
+PRELOAD = ["numpy", "koubai.training", "koubai.experiments.runner"]
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def context() -> mp.context.BaseContext:
+    """The multiprocessing context the runs use: ``forkserver`` (preloaded), else ``spawn``."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ctx
+    return mp.get_context("spawn")
+
+
+@dataclass
+class SharedData:
+    """What a worker trains on: the four arrays as views of shared memory, the name and the
+    number of classes (all :func:`koubai.training.train` reads)."""
+
+    name: str
+    n_classes: int | None
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+class SharedArrays:
+    """The parent's side: the data's arrays copied into shared memory once, for every worker.
+
+    ``handle`` is what a worker needs to map them (:func:`attach`); :meth:`close` frees the
+    memory (call it once the workers are done).
+    """
+
+    def __init__(self, data: Any) -> None:
+        self._blocks: list[shared_memory.SharedMemory] = []
+        arrays = {}
+        try:
+            for key in ARRAYS:
+                a = np.ascontiguousarray(getattr(data, key))
+                block = shared_memory.SharedMemory(create=True, size=max(a.nbytes, 1))
+                self._blocks.append(block)
+                np.ndarray(a.shape, a.dtype, buffer=block.buf)[...] = a
+                arrays[key] = (block.name, a.shape, a.dtype.str)
+        except BaseException:
+            self.close()
+            raise
+        self.handle = {
+            "name": getattr(data, "name", ""),
+            "n_classes": getattr(data, "n_classes", None),
+            "arrays": arrays,
+        }
+
+    def close(self) -> None:
+        for block in self._blocks:
+            block.close()
+            block.unlink()
+        self._blocks.clear()
+
+
+_ATTACHED: list[shared_memory.SharedMemory] = []  # a worker's mapped blocks, kept alive
+
+
+def attach(handle: dict) -> SharedData:
+    """The worker's side: map the shared arrays (read-only, no copy)."""
+    arrays = {}
+    for key, (name, shape, dtype) in handle["arrays"].items():
+        block = _open_block(name)
+        _ATTACHED.append(block)
+        view = np.ndarray(shape, np.dtype(dtype), buffer=block.buf)
+        view.flags.writeable = False
+        arrays[key] = view
+    return SharedData(name=handle["name"], n_classes=handle["n_classes"], **arrays)
+
+
+def _open_block(name: str) -> shared_memory.SharedMemory:
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=name, track=False)
+    block = shared_memory.SharedMemory(name=name)
+    # Before 3.13 attaching registers the block with the resource tracker, which would unlink
+    # it (and warn) when this worker exits: the parent owns it, so take it back off the list.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.unregister(block._name, "shared_memory")  # type: ignore[attr-defined]
+    return block
+
+
+def die_with_parent() -> None:
+    """Ask the kernel for SIGKILL when the parent process dies (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the parent's own clean-up must do
+        pass

@@ -1,0 +1,353 @@
+"""The folder an experiment leaves, and the one class that knows its layout.
+
+::
+
+    <name>-<time>/
+      spec.toml              the experiment as run: protocol, dataset, every run's configuration
+      summary.csv            one row per run
+      summary-by-config.csv  one row per configuration: mean, std, min, max over its seeds
+      comparison-<group>.png|svg, gradient-flow-<group>.png|svg, nonlinearity-inputs-<group>...
+      report.html            everything in one self-contained page
+      runs/<run>/metrics.csv, model.npz, diagnostics.npz, accuracy.png|svg and the diagnostics
+                 figures gradient-flow.png, activations.png, saturation-updates.png
+
+:class:`ResultsFolder` owns every file name, CSV column and figure stem of that layout, and
+writes every file atomically (a temporary file beside it, then ``os.replace``; the temporary
+file is removed if anything fails), so a killed or failing write leaves the old file or none,
+never half of one. Every path it writes is checked to lie inside the folder. The runner, the
+summary writer and the HTML report all go through it; so does anything that reads a folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import tomli_w
+
+from koubai.errors import ConfigError, ResultsError
+
+SUMMARY_COLUMNS = [
+    "run",
+    "group",
+    "activation",
+    "init",
+    "batchnorm",
+    "hidden_sizes",
+    "optimizer",
+    "lr",
+    "iterations",
+    "seed",
+    "final_train_acc",
+    "final_test_acc",
+    "status",
+    "stopped_at",
+    "seconds",
+]
+METRIC_COLUMNS = ["iteration", "loss", "train_acc", "test_acc"]
+AGGREGATE_COLUMNS = [
+    "group",
+    "config",
+    "seeds",
+    "test_acc_mean",
+    "test_acc_std",
+    "test_acc_min",
+    "test_acc_max",
+    "train_acc_mean",
+    "diverged",
+]
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any] | bytes | str) -> Path:
+    """Write ``path`` through a temporary file beside it, renamed into place at the end.
+
+    ``write`` is the content (``bytes``, or ``str`` written as UTF-8) or a function that writes
+    into the open binary file. On any failure (a full disk, an exception, Ctrl-C) the temporary
+    file is removed and the old file, if any, is left as it was. An ``OSError`` names the file.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            if isinstance(write, str):
+                fh.write(write.encode("utf-8"))
+            elif isinstance(write, bytes):
+                fh.write(write)
+            else:
+                write(fh)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _csv(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def summary_row(name: str, group: str, result) -> dict[str, object]:
+    """One ``summary.csv`` row for a :class:`~koubai.training.RunResult`."""
+    c = result.config
+    return {
+        "run": name,
+        "group": group,
+        "activation": c.activation,
+        "init": c.init if c.init != "gauss" else f"gauss({c.init_std:g})",
+        "batchnorm": c.batchnorm,
+        "hidden_sizes": "-".join(str(h) for h in c.hidden_sizes),
+        "optimizer": c.optimizer,
+        "lr": c.lr,
+        "iterations": c.iterations,
+        "seed": c.seed,
+        "final_train_acc": round(result.final_train_acc, 4),
+        "final_test_acc": round(result.final_test_acc, 4),
+        "status": result.status,
+        "stopped_at": result.stopped_at,
+        "seconds": round(result.seconds, 2),
+    }
+
+
+def aggregate(rows: Iterable[tuple[str, str, Any]]) -> list[dict[str, object]]:
+    """Final accuracies per (group, configuration) over its seeds, in first-seen order."""
+    groups: dict[tuple[str, str], list] = {}
+    for group, config, res in rows:
+        groups.setdefault((group, config), []).append(res)
+    out = []
+    for (group, config), results in groups.items():
+        test = np.array([r.final_test_acc for r in results])
+        train = np.array([r.final_train_acc for r in results])
+        out.append(
+            {
+                "group": group,
+                "config": config,
+                "seeds": len(results),
+                "test_acc_mean": round(float(test.mean()), 4),
+                "test_acc_std": round(float(test.std(ddof=1)) if len(test) > 1 else 0.0, 4),
+                "test_acc_min": round(float(test.min()), 4),
+                "test_acc_max": round(float(test.max()), 4),
+                "train_acc_mean": round(float(train.mean()), 4),
+                "diverged": sum(r.status == "diverged" for r in results),
+            }
+        )
+    return out
+
+
+def check_component(name: str, what: str = "name") -> str:
+    """A name that is one plain path component: not empty, no separator, not ``.``/``..``, no
+    control character. (Names in specs are checked more strictly where they are read.)"""
+    bad = (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or any(sep in name for sep in ("/", "\\"))
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)
+    )
+    if bad:
+        raise ConfigError(f"{what} {name!r} cannot be a folder or file name")
+    return name
+
+
+class ResultsFolder:
+    """An experiment's results folder: every file name, column and figure stem, and the only
+    code that writes or reads them.
+
+    Args:
+        path: the folder (see :meth:`create` for a new one and :meth:`open` for an existing one).
+    """
+
+    SPEC = "spec.toml"
+    SUMMARY = "summary.csv"
+    BY_CONFIG = "summary-by-config.csv"
+    REPORT = "report.html"
+    RUNS = "runs"
+    METRICS = "metrics.csv"
+    MODEL = "model.npz"
+    DIAGNOSTICS = "diagnostics.npz"
+    #: Per-run figures: the note's accuracy figure (PNG and SVG) and the diagnostics (PNG).
+    RUN_FIGURES = ("accuracy", "gradient-flow", "activations", "saturation-updates")
+    #: Per-group figures, ``<kind>-<group>.png|svg``.
+    GROUP_FIGURES = ("comparison", "gradient-flow", "nonlinearity-inputs")
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ResultsFolder({str(self.path)!r})"
+
+    # -- creating and opening --------------------------------------------------------------------
+    @classmethod
+    def create(cls, parent: str | os.PathLike, name: str) -> ResultsFolder:
+        """A new folder ``<parent>/<name>-<time>`` (``-2``, ``-3``… when taken)."""
+        check_component(name, "experiment name")
+        parent = Path(parent)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            for k in range(1, 1000):
+                folder = parent / (f"{name}-{stamp}" if k == 1 else f"{name}-{stamp}-{k}")
+                try:
+                    folder.mkdir()
+                    return cls(folder)
+                except FileExistsError:
+                    continue
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write results to {parent}: {exc.strerror or exc}; choose another --out"
+            ) from None
+        raise ConfigError(f"cannot find a free folder name for {name} in {parent}")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> ResultsFolder:
+        """An existing results folder; a missing path or a folder without ``spec.toml`` is a
+        :class:`~koubai.errors.ResultsError` saying which."""
+        path = Path(path)
+        if not path.exists():
+            raise ResultsError(f"{path} does not exist")
+        if not path.is_dir():
+            raise ResultsError(f"{path} is a file, not a koubai results folder")
+        if not (path / cls.SPEC).is_file():
+            raise ResultsError(f"{path} is not a koubai results folder (no {cls.SPEC})")
+        return cls(path)
+
+    # -- paths ------------------------------------------------------------------------------------
+    def _inside(self, *parts: str) -> Path:
+        """``path / parts``, refused unless it resolves inside the folder."""
+        target = self.path.joinpath(*parts)
+        root = self.path.resolve()
+        if not target.resolve().is_relative_to(root):
+            raise ConfigError(f"{'/'.join(parts)!r} would be written outside {self.path}")
+        return target
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / self.REPORT
+
+    def run_dir(self, run: str, *, create: bool = False) -> Path:
+        """The folder of run ``run``."""
+        folder = self._inside(self.RUNS, check_component(run, "run name"))
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def run_figure(self, run: str, kind: str) -> Path:
+        """The stem (no suffix) of one of a run's :data:`RUN_FIGURES`."""
+        if kind not in self.RUN_FIGURES:
+            raise ConfigError(f"unknown run figure {kind!r}; choose one of {self.RUN_FIGURES}")
+        return self.run_dir(run) / kind
+
+    def group_figure(self, kind: str, group: str) -> Path:
+        """The stem (no suffix) of one of a group's :data:`GROUP_FIGURES`."""
+        if kind not in self.GROUP_FIGURES:
+            raise ConfigError(f"unknown group figure {kind!r}; choose one of {self.GROUP_FIGURES}")
+        return self._inside(f"{kind}-{check_component(group, 'group name')}")
+
+    # -- writing ----------------------------------------------------------------------------------
+    def write_spec(self, meta: dict[str, object], runs: Sequence[tuple[str, str, dict]]) -> Path:
+        """The resolved experiment: ``meta`` at the top, then one ``[[run]]`` table per run."""
+        doc = dict(meta)
+        doc["run"] = [{"name": name, "group": group, **config} for name, group, config in runs]
+        return atomic_write(self._inside(self.SPEC), tomli_w.dumps(doc))
+
+    def write_summary(self, rows: Sequence[dict[str, object]]) -> Path:
+        """``summary.csv``: one row per run (see :func:`summary_row`)."""
+        text = _csv([[row[k] for k in SUMMARY_COLUMNS] for row in rows], SUMMARY_COLUMNS)
+        return atomic_write(self._inside(self.SUMMARY), text)
+
+    def write_by_config(self, rows: Sequence[dict[str, object]]) -> Path:
+        """``summary-by-config.csv``: one row per configuration (see :func:`aggregate`)."""
+        text = _csv([[row[k] for k in AGGREGATE_COLUMNS] for row in rows], AGGREGATE_COLUMNS)
+        return atomic_write(self._inside(self.BY_CONFIG), text)
+
+    def write_run(self, run: str, result, diagnostics: dict | None) -> Path:
+        """A run's data files: ``metrics.csv``, ``model.npz`` and ``diagnostics.npz`` (when
+        ``diagnostics``, the probe's arrays, is given). Returns the run's folder."""
+        folder = self.run_dir(run, create=True)
+        rows = [
+            (r.iteration, f"{r.loss:.6g}", f"{r.train_acc:.4f}", f"{r.test_acc:.4f}")
+            for r in result.records
+        ]
+        atomic_write(folder / self.METRICS, _csv(rows, METRIC_COLUMNS))
+        self._save_arrays(folder / self.MODEL, result.net.state_dict())
+        if diagnostics is not None:
+            meta = diagnostics["meta"]
+            arrays = {
+                **diagnostics,
+                "meta": np.array(meta if isinstance(meta, str) else json.dumps(meta)),
+            }
+            self._save_arrays(folder / self.DIAGNOSTICS, arrays)
+        return folder
+
+    def write_report(self, page: str) -> Path:
+        """``report.html``."""
+        return atomic_write(self.report_path, page)
+
+    @staticmethod
+    def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+        atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read_spec(self) -> dict[str, Any]:
+        """``spec.toml`` as a dict (``run``: the list of runs)."""
+        path = self.path / self.SPEC
+        try:
+            return tomllib.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise ResultsError(
+                f"{self.path} is not a koubai results folder (no {self.SPEC})"
+            ) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ResultsError(f"{path} is not valid TOML: {exc}") from None
+
+    def _read_csv(self, path: Path) -> list[dict[str, str]]:
+        if not path.exists():
+            return []
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
+    def read_summary(self) -> list[dict[str, str]]:
+        """``summary.csv``'s rows (strings), or ``[]`` before the first run finished."""
+        return self._read_csv(self.path / self.SUMMARY)
+
+    def read_by_config(self) -> list[dict[str, str]]:
+        return self._read_csv(self.path / self.BY_CONFIG)
+
+    def read_metrics(self, run: str) -> dict[str, np.ndarray]:
+        """A run's ``metrics.csv`` as float columns keyed by :data:`METRIC_COLUMNS`."""
+        rows = self._read_csv(self.run_dir(run) / self.METRICS)
+        return {c: np.array([float(r[c]) for r in rows]) for c in METRIC_COLUMNS}
+
+    def read_diagnostics(self, run: str) -> dict | None:
+        """A run's ``diagnostics.npz`` (``meta`` decoded), or None when it recorded none."""
+        from koubai.training.probes import load_diagnostics
+
+        path = self.run_dir(run) / self.DIAGNOSTICS
+        return load_diagnostics(path) if path.exists() else None
+
+    def figure(self, stem: Path, suffix: str = ".png") -> Path | None:
+        """The file of a figure stem (from :meth:`run_figure` or :meth:`group_figure`), if it
+        was drawn."""
+        path = stem.with_suffix(suffix)
+        return path if path.exists() else None
+
+    def groups(self) -> list[str]:
+        """The groups of the experiment, in spec order."""
+        out: list[str] = []
+        for run in self.read_spec().get("run", []):
+            if run.get("group") not in out:
+                out.append(run.get("group"))
+        return out
