@@ -13,6 +13,7 @@ from rich.table import Table
 from koubai.cli._app import app, console, err_console, fail, user_errors
 from koubai.cli.engine import parse_sizes
 from koubai.errors import ConfigError
+from koubai.results import ResultsFolder
 
 OUT_HELP = "Parent folder of the results; each experiment writes <out>/<name>-<time>/."
 
@@ -111,8 +112,9 @@ def print_summary(result) -> None:
         console.print(agg)
     console.print(f"data: {result.dataset_source}", highlight=False, soft_wrap=True)
     console.print(f"results: {result.folder}", highlight=False, soft_wrap=True)
-    if (result.folder / "report.html").exists():
-        console.print(f"report:  {result.folder / 'report.html'}", highlight=False, soft_wrap=True)
+    report = ResultsFolder(result.folder).report_path
+    if report.exists():
+        console.print(f"report:  {report}", highlight=False, soft_wrap=True)
 
 
 def _run_and_report(spec, **kwargs) -> None:

@@ -102,15 +102,9 @@ def attach(handle: dict) -> SharedData:
 
 
 def _open_block(name: str) -> shared_memory.SharedMemory:
-    if sys.version_info >= (3, 13):
-        return shared_memory.SharedMemory(name=name, track=False)
-    block = shared_memory.SharedMemory(name=name)
-    # Before 3.13 attaching registers the block with the resource tracker, which would unlink
-    # it (and warn) when this worker exits: the parent owns it, so take it back off the list.
-    from multiprocessing import resource_tracker
-
-    resource_tracker.unregister(block._name, "shared_memory")  # type: ignore[attr-defined]
-    return block
+    # A worker shares its parent's resource tracker (forkserver and spawn pass it on), which
+    # keeps one entry per block: the parent's unlink in SharedArrays.close clears it.
+    return shared_memory.SharedMemory(name=name)
 
 
 def die_with_parent() -> None:

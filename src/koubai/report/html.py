@@ -1,7 +1,8 @@
 """A self-contained HTML report of an experiment's results folder (figures embedded).
 
-It reads what the runner wrote — ``spec.toml``, ``summary.csv``, ``summary-by-config.csv`` and
-the PNG figures — and writes ``report.html`` beside them: one file to open or send.
+It reads what the runner wrote (the spec, the summaries and the PNG figures) through
+:class:`~koubai.results.ResultsFolder` and writes the report beside them: one file to open or
+send.
 """
 
 from __future__ import annotations
