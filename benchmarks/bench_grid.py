@@ -4,7 +4,9 @@ sigmoid x {gauss 0.01, xavier, he} + relu x {gauss, xavier, he}; 784-[40,20]-10,
 iterations of batch 100, accuracy on the 10k test set and the batch every 10 iterations.
 
 * koubai parallel — the 6 runs of ``koubai.training.train`` in a ``ProcessPoolExecutor`` with one
-  worker per core and 1 BLAS thread per worker (threadpoolctl); pool start-up is timed too;
+  worker per core and 1 BLAS thread per worker (threadpoolctl), started as koubai's runner
+  starts them (:mod:`koubai.experiments.pool`: a preloaded fork server, the data mapped from
+  shared memory); pool start-up and the shared-memory copy are timed too;
 * koubai sequential — the same runs one after another in this process (``--threads`` BLAS);
 * course (float64) — the course notebook's loop (``course_reference``), one run after another,
   as a student runs the notebook's cells;
@@ -19,7 +21,6 @@ Run: ``python benchmarks/bench_grid.py [--quick]`` (quick: 500 iterations, ratio
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -30,21 +31,21 @@ import _common as C
 import course_reference as course
 
 from koubai import datasets
+from koubai.experiments import pool
 from koubai.training import TrainConfig, train
 
 GRID = [(act, init) for act in ("sigmoid", "relu") for init in ("gauss", "xavier", "he")]
 COURSE_INIT = {"gauss": 0.01, "xavier": "xavier", "he": "he"}
 
-_DATA = None  # the dataset, inherited by forked workers (or loaded by the initializer)
+_DATA = None  # the dataset, mapped from shared memory by the initializer
 
 
-def _worker_init(dataset: str) -> None:
+def _worker_init(handle: dict) -> None:
     global _DATA
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
-    if _DATA is None:  # spawned, not forked
-        _DATA = datasets.load(dataset)
+    _DATA = pool.attach(handle)
 
 
 def final(test_accs) -> float:
@@ -63,17 +64,18 @@ def configs(iterations: int, seed: int) -> list[TrainConfig]:
 
 def koubai_parallel(args, ds):
     def run(seed):
-        global _DATA
-        _DATA = ds
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         start = time.perf_counter()
-        with ProcessPoolExecutor(
-            max_workers=args.workers,
-            mp_context=ctx,
-            initializer=_worker_init,
-            initargs=(args.dataset,),
-        ) as pool:
-            accs = dict(pool.map(_worker_run, configs(args.iterations, seed)))
+        shared = pool.SharedArrays(ds)
+        try:
+            with ProcessPoolExecutor(
+                max_workers=args.workers,
+                mp_context=pool.context(),
+                initializer=_worker_init,
+                initargs=(shared.handle,),
+            ) as workers:
+                accs = dict(workers.map(_worker_run, configs(args.iterations, seed)))
+        finally:
+            shared.close()
         return C.Sample(time.perf_counter() - start, {"acc": accs})
 
     return run

@@ -50,7 +50,7 @@ def check_number(
 def check_seed(seed: Any, what: str = "seed") -> int:
     """A seed: a whole number >= 0."""
     if not _is_int(seed) or seed < 0:
-        raise ConfigError(f"{what} must be a whole number >= 0, got {seed!r}")
+        raise ConfigError(f"{what} must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 

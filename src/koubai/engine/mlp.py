@@ -314,18 +314,6 @@ class MLP:
                 trace.append(out)
         return out
 
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """Logits in inference mode, as ``predict(x)`` gives them, with nothing cached.
-
-        Each layer may overwrite its input once that input is an array of ours (never ``x``),
-        so a pass makes no new array per activation; and since no layer keeps anything, a
-        network can be evaluated from several threads at once. :meth:`backward` cannot follow.
-        """
-        out = x = self._check_input(x)
-        for layer in self.layers:
-            out = layer.infer(out, inplace=out is not x)
-        return out
-
     def _penalty(self) -> float:
         if not self.weight_decay:
             return 0.0
@@ -372,6 +360,20 @@ class MLP:
         """Gradients of :meth:`loss` by back-propagation: a dict with the keys of :attr:`params`."""
         self.forward_backward(x, t)
         return self.grads
+
+    # -- fast paths: inference with nothing cached, copies to evaluate while training ---------
+    # (the textbook pass is predict/loss/backward above; these give the same numbers, faster)
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Logits in inference mode, as ``predict(x)`` gives them, with nothing cached.
+
+        Each layer may overwrite its input once that input is an array of ours (never ``x``),
+        so a pass makes no new array per activation; and since no layer keeps anything, a
+        network can be evaluated from several threads at once. :meth:`backward` cannot follow.
+        """
+        out = x = self._check_input(x)
+        for layer in self.layers:
+            out = layer.infer(out, inplace=out is not x)
+        return out
 
     def accuracy(self, x: np.ndarray, t: np.ndarray, *, batch_size: int = 10_000) -> float:
         """Share of samples whose arg-max logit is the label (:meth:`infer`, in chunks)."""

@@ -21,13 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from koubai.checks import LANGUAGES, check_language, check_seed
 from koubai.errors import ConfigError
-from koubai.lessons._base import LessonResult, NumberTable, check_seed, output_dir
+from koubai.lessons._base import LessonResult, NumberTable, output_dir
 from koubai.lessons.batchnorm import Arm, BatchNormResult, PreActivationProbe, batchnorm_lesson
 from koubai.lessons.chain_rule import ChainRuleResult, Square, chain_rule
 from koubai.lessons.sigmoid import SigmoidResult, sigmoid_derivative, sigmoid_lesson
 from koubai.lessons.zero_init import ZeroInitResult, distinct_units, unit_spread, zero_init
-from koubai.report.fonts import LANGUAGES, check_language
 
 __all__ = [
     "DEFAULT_OUT",

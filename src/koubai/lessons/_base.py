@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from koubai.errors import ConfigError
 from koubai.report.fonts import INSTALL_HINT, can_render, check_language
 from koubai.results import atomic_write
 
@@ -129,13 +128,6 @@ def mnist5k():
     from koubai import datasets
 
     return datasets.load(DATASET)
-
-
-def check_seed(seed: int) -> int:
-    """A non-negative integer seed, or a ``ConfigError``."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
 
 
 def fmt(value: float, digits: int = 4) -> str:

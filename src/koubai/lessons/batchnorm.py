@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from koubai.checks import check_seed
 from koubai.engine.mlp import ACTIVATIONS
 from koubai.errors import ConfigError
 from koubai.lessons._base import (
     LessonResult,
     NumberTable,
-    check_seed,
     figure_language,
     fmt,
     mnist5k,

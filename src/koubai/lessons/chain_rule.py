@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from koubai.checks import check_seed
 from koubai.engine.gradcheck import numerical_gradient
 from koubai.engine.layers import Affine, Layer
 from koubai.errors import ConfigError
 from koubai.lessons._base import (
     LessonResult,
     NumberTable,
-    check_seed,
     figure_language,
     fmt,
     output_dir,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from koubai.checks import check_seed
 from koubai.lessons._base import (
     LessonResult,
     NumberTable,
-    check_seed,
     figure_language,
     fmt,
     mnist5k,

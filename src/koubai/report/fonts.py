@@ -26,10 +26,11 @@ from typing import Any, Literal
 import matplotlib
 from matplotlib import font_manager
 
+from koubai.checks import LANGUAGES as LANGUAGES  # re-exported: the languages figures know
+from koubai.checks import check_language
 from koubai.errors import FontError
 
 Language = Literal["en", "ja"]
-LANGUAGES: tuple[str, ...] = ("en", "ja")
 
 #: Japanese-capable font families, best first: Debian's fonts-noto-cjk, then other common ones.
 CJK_FAMILIES: tuple[str, ...] = (
@@ -61,15 +62,6 @@ _scanned = False
 
 class MissingFontWarning(UserWarning):
     """Japanese labels were asked for, but no CJK font is installed: they would be tofu."""
-
-
-def check_language(lang: str) -> str:
-    """Return ``lang`` if it is ``"en"`` or ``"ja"``, else raise a ``ConfigError`` listing them."""
-    from koubai.errors import ConfigError
-
-    if not isinstance(lang, str) or lang not in LANGUAGES:
-        raise ConfigError(f"unknown language {lang!r}; choose one of {list(LANGUAGES)}")
-    return lang
 
 
 def _installed_families() -> set[str]:
