@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -124,7 +125,7 @@ class HostGuard:
 
     def allowed(self, header: str) -> bool:
         name, port = _split_host(header)
-        if port != self.port:
+        if (port or "80") != self.port:  # no port: the scheme's, 80 for http
             return False
         if name == self.host or (is_loopback(self.host) and is_loopback(name)):
             return True
@@ -215,9 +216,9 @@ class _Connection:
         trainer = asyncio.create_task(self._train())
         try:
             while True:
-                try:
-                    message = await asyncio.wait_for(self.ws.receive(), self.limits.idle_seconds)
-                except TimeoutError:
+                with anyio.move_on_after(self.limits.idle_seconds) as waiting:
+                    message = await self.ws.receive()
+                if waiting.cancelled_caught:
                     minutes = self.limits.idle_seconds / 60
                     await self.send(
                         {
