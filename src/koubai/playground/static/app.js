@@ -165,29 +165,37 @@ function showState() {
   $("widths").textContent = uniform ? "" : `${t("widths")}: ${s.hidden.join(", ")}`;
 }
 
+// Each control writes only its own field (a slider's rounding never touches the others).
+const READERS = {
+  dataset: (s) => { s.dataset = $("dataset").value; },
+  depth: (s) => {
+    const n = Math.min(100, Math.max(0, Math.round(num($("depth").value, s.hidden.length))));
+    s.hidden = Array(n).fill(s.hidden[0] ?? 40);   // out of 1..20: the server says so
+  },
+  width: (s) => { s.hidden = s.hidden.map(() => Math.round(num($("width").value, s.hidden[0]))); },
+  activation: (s) => { s.activation = $("activation").value; },
+  init: (s) => { s.init = $("init").value; },
+  "init-std": (s) => { s.init_std = fmtSlider(Number($("init-std").value)); },
+  batchnorm: (s) => { s.batchnorm = $("batchnorm").checked; },
+  "bn-convention": (s) => { s.bn_convention = $("bn-convention").value; },
+  optimizer: (s) => { s.optimizer = $("optimizer").value; },
+  lr: (s) => { s.lr = fmtSlider(Number($("lr").value)); },
+  "batch-size": (s) => { s.batch_size = Math.round(num($("batch-size").value, s.batch_size)); },
+  seed: (s) => { s.seed = Math.round(num($("seed").value, s.seed)); },
+  compare: (s) => {
+    s.compare = $("compare").value;
+    if (s.compare === "relu-he") {   // the seed's vanishing comparison: A is sigmoid + gauss
+      Object.assign(s, { activation: "sigmoid", init: "gauss", init_std: 0.01, lr: 0.1,
+                         batchnorm: false, optimizer: "sgd" });
+    } else if (s.compare === "batchnorm") {   // the note's: sigmoid + xavier, lr 0.01
+      Object.assign(s, { activation: "sigmoid", init: "xavier", lr: 0.01, batchnorm: false,
+                         optimizer: "sgd" });
+    }
+  },
+};
+
 function readControls(changed) {
-  const s = state;
-  s.dataset = $("dataset").value;
-  const depth = Math.round(num($("depth").value, s.hidden.length));
-  const width = Math.round(num($("width").value, s.hidden[0]));
-  if (changed === "depth" || changed === "width") s.hidden = Array(Math.max(depth, 0)).fill(width);
-  s.activation = $("activation").value;
-  s.init = $("init").value;
-  s.init_std = fmtSlider(Number($("init-std").value));
-  s.batchnorm = $("batchnorm").checked;
-  s.bn_convention = $("bn-convention").value;
-  s.optimizer = $("optimizer").value;
-  s.lr = fmtSlider(Number($("lr").value));
-  s.batch_size = Math.round(num($("batch-size").value, s.batch_size));
-  s.seed = Math.round(num($("seed").value, s.seed));
-  s.compare = $("compare").value;
-  if (changed === "compare" && s.compare === "relu-he") {   // the seed's vanishing comparison
-    Object.assign(s, { activation: "sigmoid", init: "gauss", init_std: 0.01, lr: 0.1,
-                       batchnorm: false, optimizer: "sgd" });
-  } else if (changed === "compare" && s.compare === "batchnorm") {   // the note's BN comparison
-    Object.assign(s, { activation: "sigmoid", init: "xavier", lr: 0.01, batchnorm: false,
-                       optimizer: "sgd" });
-  }
+  if (READERS[changed]) READERS[changed](state);
 }
 
 // ---- text --------------------------------------------------------------------------------
@@ -454,10 +462,7 @@ function changed(ev) {
 }
 
 function wire() {
-  for (const id of ["dataset", "depth", "width", "activation", "init", "init-std", "batchnorm",
-                    "bn-convention", "optimizer", "lr", "batch-size", "seed", "compare"]) {
-    $(id).addEventListener("change", changed);
-  }
+  for (const id of Object.keys(READERS)) $(id).addEventListener("change", changed);
   $("init-std").addEventListener("input", () => { $("std-out").textContent = fmtSlider(Number($("init-std").value)); });
   $("lr").addEventListener("input", () => { $("lr-out").textContent = fmtSlider(Number($("lr").value)); });
   $("train").addEventListener("click", () => send({ type: "play" }));
