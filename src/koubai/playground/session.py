@@ -175,6 +175,7 @@ class Session:
             configs.append(("B", b))
         self.runs = [Run(label, c, n_features, n_classes) for label, c in configs]
         self.rng = np.random.default_rng([config.seed, 1])  # the batches, shared by the runs
+        self._x_batch = np.empty((config.batch_size, n_features), dtype=np.float32)
         self.iteration = 0
         self._eval_at = -math.inf
         self._eval_cost = 0.0
@@ -185,8 +186,11 @@ class Session:
         self._evaluate()
 
     def _batch(self) -> tuple[np.ndarray, np.ndarray]:
-        idx = self.rng.integers(0, len(self.y_train), self.config.batch_size)  # as the course
-        return self.x_train[idx], self.y_train[idx]
+        """A mini-batch drawn with replacement, as the course does, gathered into one buffer
+        (the previous batch is no longer needed once its step is done)."""
+        idx = self.rng.integers(0, len(self.y_train), self.config.batch_size)
+        np.take(self.x_train, idx, axis=0, out=self._x_batch, mode="clip")  # idx is in range
+        return self._x_batch, self.y_train[idx]
 
     @property
     def capped(self) -> bool:
