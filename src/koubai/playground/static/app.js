@@ -19,7 +19,8 @@ const T = {
     training: "training", paused: "paused", disconnected: "disconnected: reload the page",
     widths: "widths", run: "run", test: "test", train_acc: "train",
     diverged: (d) => `Diverged: ${d.layer === "output" ? "the output layer" : "layer " + d.layer}`
-      + ` became non-finite (${d.what}) at iteration ${d.iteration}. Lower the learning rate and reset.`,
+      + `'s ${d.what === "loss" ? "loss" : d.what} became non-finite (NaN/∞) at iteration`
+      + ` ${d.iteration}. Lower the learning rate and reset.`,
     capped: (n) => `Stopped at the limit of ${n} iterations: reset to train again.`,
     nonfinite: "non-finite",
     h_lang: "Switch the page to Japanese.",
@@ -57,7 +58,8 @@ const T = {
     training: "学習中", paused: "停止中", disconnected: "切断されました：ページを再読み込みしてください",
     widths: "各層の幅", run: "ネットワーク", test: "テスト", train_acc: "訓練",
     diverged: (d) => `発散：${d.layer === "output" ? "出力層" : "第" + d.layer + "層"}が反復 ${d.iteration} で`
-      + `非有限値（NaN/∞, ${d.what}）になりました。学習率を下げてリセットしてください。`,
+      + `非有限値（NaN/∞、${{ weights: "重み", output: "出力", loss: "損失" }[d.what] ?? d.what}）`
+      + "になりました。学習率を下げてリセットしてください。",
     capped: (n) => `上限の ${n} 反復で停止しました。リセットすると再び学習できます。`,
     nonfinite: "非有限",
     h_lang: "ページを英語に切り替えます。",
@@ -308,20 +310,22 @@ function boundary(canvas, grid, points) {
   }
 }
 
-function lineChart(svg, series, { ymax = null } = {}) {
+// Lines over iterations; y from 0 to ymax, or to the data's top but at most `cap` (a loss
+// that explodes before a divergence must not flatten everything else: it runs along the top).
+function lineChart(svg, series, { ymax = null, cap = Infinity } = {}) {
   svg.replaceChildren();
   const W = 400, H = 160, L = 34, B = 16;
   let xmax = 1, top = ymax ?? 0;
   for (const s of series) for (const [x, y] of s.points) {
     xmax = Math.max(xmax, x);
-    if (ymax === null && y !== null) top = Math.max(top, y);
+    if (ymax === null && y !== null) top = Math.max(top, Math.min(y, cap));
   }
   top = top || 1;
   const X = (x) => L + ((W - L - 4) * x) / xmax;
   const Y = (y) => H - B - ((H - B - 6) * Math.min(y, top)) / top;
   for (const f of [0, 0.5, 1]) {
     el("line", { x1: L, x2: W, y1: Y(f * top), y2: Y(f * top), class: "gridline" }, svg, SVG);
-    el("text", { x: 2, y: Y(f * top) + 4, class: "tick", text: String(Number((f * top).toPrecision(2))) }, svg, SVG);
+    el("text", { x: 2, y: Y(f * top) + 4, class: "tick", text: fmt(f * top) }, svg, SVG);
   }
   el("text", { x: W - 4, y: H - 3, class: "tick end", text: String(xmax) }, svg, SVG);
   for (const s of series) {
@@ -371,7 +375,8 @@ function onUpdate(msg) {
     div.hidden = !run.diverged;
     if (run.diverged) div.textContent = t("diverged", run.diverged);
     div.dataset.testid = `diverged-${run.label}`;
-    const cv = (curves[run.label] ||= { loss: [], train: [], test: [] });
+    const cv = (curves[run.label] ||= { loss: [], train: [], test: [], start: null });
+    if (msg.iteration === 0 && run.loss !== null) cv.start = run.loss;   // before any update
     if (run.loss !== null && msg.iteration > 0) cv.loss.push([msg.iteration, run.loss]);
     if (run.test_acc !== undefined) {
       cv.train.push([msg.iteration, run.train_acc]);
@@ -391,11 +396,13 @@ function onUpdate(msg) {
 
 function drawCurves() {
   const loss = [], acc = [];
+  const starts = Object.values(curves).map((cv) => cv.start).filter((v) => v !== null);
+  const cap = starts.length ? 3 * Math.max(...starts) : Infinity;   // 3x the untrained loss
   for (const [label, cv] of Object.entries(curves)) {
     loss.push({ points: cv.loss, color: COLORS[label] });
     acc.push({ points: cv.test, color: COLORS[label] }, { points: cv.train, color: COLORS[label], dash: "4 3" });
   }
-  lineChart($("loss-chart"), loss);
+  lineChart($("loss-chart"), loss, { cap });
   lineChart($("acc-chart"), acc, { ymax: 1 });
 }
 
