@@ -431,3 +431,19 @@ def test_a_port_in_use_is_one_line():
         result = runner.invoke(cli_app, ["playground", "--no-browser", "--port", str(port)])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_a_bug_is_one_line_on_the_page_and_no_traceback(monkeypatch, caplog):
+    def broken(self, **how):
+        raise RuntimeError("a planted bug\nTraceback (most recent call last): ...")
+
+    with connect(client()) as ws:
+        receive(ws, "hello")
+        configure(ws, dataset="xor", hidden=[4])
+        monkeypatch.setattr(Session, "advance", broken)
+        for kind in ("step", "play"):
+            ws.send_text(json.dumps({"type": kind}))
+            error = receive(ws, "error")
+            assert error["message"] == "internal error (see the server's log)"
+        receive(ws, "paused")  # playing stopped: the page does not wait forever
+    assert "a planted bug" in caplog.text  # the server's log has it

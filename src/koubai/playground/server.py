@@ -244,7 +244,8 @@ class _Connection:
             if kind == "config":
                 await self._setup(parse_config(message["config"], self.server.data.names))
             elif kind == "reset":
-                await self._setup(self.session.config if self.session else PlaygroundConfig())
+                config = self.session.config if self.session else PlaygroundConfig(lang=self.lang)
+                await self._setup(config)
             elif kind == "pause":
                 self.playing = False
                 await self.send({"type": "paused"})
@@ -297,20 +298,32 @@ class _Connection:
 
     async def _train(self) -> None:
         while True:
-            await self.wake.wait()
-            session = self.session
-            if not self.playing or session is None or session.finished:
-                self.wake.clear()
-                if self.playing:  # nothing left to train
-                    self.playing = False
-                    await self.send({"type": "paused"})
-                continue
-            update = await asyncio.to_thread(
-                self._advance, session, seconds=self.limits.chunk_seconds
-            )
-            if session is self.session:
-                update["playing"] = self.playing and not update["finished"]
-                await self.send(update)
+            try:
+                await self._train_chunk()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug: the page is told and stops waiting, never a frozen page
+                log.exception("playground: internal error while training")
+                self.playing = False
+                await self.send(
+                    {"type": "error", "message": "internal error (see the server's log)"}
+                )
+                await self.send({"type": "paused"})
+
+    async def _train_chunk(self) -> None:
+        """Wait to be playing, then train one chunk and send its update."""
+        await self.wake.wait()
+        session = self.session
+        if not self.playing or session is None or session.finished:
+            self.wake.clear()
+            if self.playing:  # nothing left to train
+                self.playing = False
+                await self.send({"type": "paused"})
+            return
+        update = await asyncio.to_thread(self._advance, session, seconds=self.limits.chunk_seconds)
+        if session is self.session:
+            update["playing"] = self.playing and not update["finished"]
+            await self.send(update)
 
 
 class _Server:
