@@ -447,3 +447,60 @@ def test_a_bug_is_one_line_on_the_page_and_no_traceback(monkeypatch, caplog):
             assert error["message"] == "internal error (see the server's log)"
         receive(ws, "paused")  # playing stopped: the page does not wait forever
     assert "a planted bug" in caplog.text  # the server's log has it
+
+
+class _Finding:
+    """Shaped as koubai.diagnose's findings will be (kind, layer, iteration, severity, message)."""
+
+    def __init__(self, layer, iteration):
+        self.kind, self.layer, self.iteration, self.severity = (
+            "vanishing",
+            layer,
+            iteration,
+            "warning",
+        )
+
+    def message(self, lang):
+        return {"en": "layer 1 barely learns", "ja": "第1層はほとんど学習していません"}[lang]
+
+
+@pytest.fixture
+def planted_diagnose(monkeypatch):
+    """A stand-in for ``koubai.diagnose`` (written in a parallel issue): one finding per call,
+    made from the records it is given, so the wiring from records to page is what is tested."""
+    import types
+
+    seen = []
+
+    def diagnose(records):
+        seen.append(records)
+        return [_Finding(np.int64(1), records["iterations"][-1])]
+
+    module = types.ModuleType("koubai.diagnose")
+    module.diagnose = diagnose
+    monkeypatch.setitem(sys.modules, "koubai.diagnose", module)
+    return seen
+
+
+def test_findings_travel_from_the_records_to_the_page_in_its_language(planted_diagnose):
+    with connect(client()) as ws:
+        receive(ws, "hello")
+        first = configure(ws, dataset="xor", hidden=[4, 4])
+        assert first["runs"][0]["findings"] == [
+            {
+                "kind": "vanishing",
+                "layer": 1,
+                "iteration": 0,
+                "severity": "warning",
+                "message": "layer 1 barely learns",
+            }
+        ]
+        assert "weight_grad_norm" in planted_diagnose[-1]  # Diagnostics.arrays() went in
+        ws.send_text(json.dumps({"type": "step"}))
+        assert receive(ws, "update")["runs"][0]["findings"][0]["iteration"] == 1
+        ws.send_text(json.dumps({"type": "lang", "lang": "ja"}))
+        update = receive(ws, "update")
+        assert update["iteration"] == 1  # no reset
+        assert update["runs"][0]["findings"][0]["message"].startswith("第1層")
+        ws.send_text(json.dumps({"type": "lang", "lang": "de"}))
+        assert "unknown language" in receive(ws, "error")["message"]

@@ -6,6 +6,7 @@ it). Small networks and a few steps keep the whole file well under a minute.
 
 import re
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -188,3 +189,33 @@ def test_a_bad_value_shows_one_line_and_keeps_the_page(open_page):
     page.get_by_test_id("depth").dispatch_event("change")
     expect(page.get_by_test_id("error")).to_contain_text("1 to 20")
     one_step(page)
+
+
+class _Finding:
+    """Shaped as koubai.diagnose's findings will be."""
+
+    kind, layer, severity = "vanishing", 1, "warning"
+
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def message(self, lang):
+        return {"en": "layer 1 barely learns", "ja": "第1層はほとんど学習していません"}[lang]
+
+
+def test_the_findings_panel_shows_the_diagnosis_in_the_pages_language(open_page, monkeypatch):
+    # A stand-in for koubai.diagnose (a parallel issue): the server's wiring and the panel
+    # are what is tested.
+    import types
+
+    module = types.ModuleType("koubai.diagnose")
+    module.diagnose = lambda records: [_Finding(int(records["iterations"][-1]))]
+    monkeypatch.setitem(sys.modules, "koubai.diagnose", module)
+    page = open_page("?dataset=xor&hidden=4,4")
+    findings = page.get_by_test_id("findings")
+    expect(findings).to_contain_text("layer 1 barely learns")
+    one_step(page)
+    expect(findings).to_contain_text("iteration 1")
+    page.get_by_test_id("lang").click()
+    expect(findings).to_contain_text("第1層はほとんど学習していません")
+    expect(page.get_by_test_id("iteration")).to_have_text("1")  # the language did not reset

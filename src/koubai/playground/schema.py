@@ -10,6 +10,7 @@ play        train continuously, streaming an update about ten times a second
 pause       stop training (the state is kept)
 step        one training step, then one update
 reset       the same setup from its first iteration
+lang        ``{"type": "lang", "lang": "ja"}``: the findings' language, without a reset
 ==========  ===============================================================================
 
 :func:`parse_message` checks a message against this schema and :func:`parse_config` a setup;
@@ -34,7 +35,9 @@ MIN_LR, MAX_LR = 1e-5, 10.0
 MIN_STD, MAX_STD = 1e-4, 10.0
 MAX_MESSAGE_BYTES = 4096
 
-MESSAGE_TYPES = ("config", "play", "pause", "step", "reset")
+MESSAGE_TYPES = ("config", "play", "pause", "step", "reset", "lang")
+#: The fields each message type takes besides ``type``.
+_MESSAGE_FIELDS = {"config": {"config"}, "lang": {"lang"}}
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 #: The initializers offered: gauss (a fixed std), the course's "xavier" (LeCun-normal,
 #: sqrt(1/fan_in)), Glorot & Bengio's normal (sqrt(2/(fan_in+fan_out))) and He (sqrt(2/fan_in)).
@@ -196,10 +199,12 @@ def parse_message(text: str | bytes) -> dict[str, Any]:
         raise ConfigError(f"message must be a JSON object, got {_short(message)}")
     kind = message.get("type")
     check_choice(kind, "message type", MESSAGE_TYPES)
-    allowed = {"type", "config"} if kind == "config" else {"type"}
-    extra = sorted(set(message) - allowed)
+    fields = _MESSAGE_FIELDS.get(kind, set())
+    extra = sorted(set(message) - fields - {"type"})
     if extra:
         raise ConfigError(f"a {kind!r} message takes no field {extra[0]!r}")
     if kind == "config" and "config" not in message:
         raise ConfigError("a 'config' message needs a 'config' object")
+    if kind == "lang":
+        check_language(message.get("lang"))
     return message

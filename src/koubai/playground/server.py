@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,13 +85,18 @@ def _findings(records: dict, lang: str) -> list[dict[str, Any]]:
     return [
         {
             "kind": str(f.kind),
-            "layer": f.layer,
-            "iteration": f.iteration,
+            "layer": _plain(f.layer),
+            "iteration": _plain(f.iteration),
             "severity": str(f.severity),
             "message": f.message(lang),
         }
         for f in diagnose(records)
     ]
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python number JSON can hold; None and strings as they are."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def is_loopback(host: str) -> bool:
@@ -246,6 +251,11 @@ class _Connection:
             elif kind == "reset":
                 config = self.session.config if self.session else PlaygroundConfig(lang=self.lang)
                 await self._setup(config)
+            elif kind == "lang":
+                self.lang = message["lang"]
+                if self.session is not None:  # findings in the new language, training goes on
+                    self.session.config = replace(self.session.config, lang=self.lang)
+                    await self.send(await asyncio.to_thread(self._snapshot, self.session))
             elif kind == "pause":
                 self.playing = False
                 await self.send({"type": "paused"})

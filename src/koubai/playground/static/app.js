@@ -478,7 +478,8 @@ function wire() {
   $("reset").addEventListener("click", () => send({ type: "reset" }));
   $("lang").addEventListener("click", () => {
     lang = lang === "ja" ? "en" : "ja";
-    applyLanguage(); showState(); writeURL(); drawFindings(); setPlaying(playing);
+    applyLanguage(); showState(); writeURL(); setPlaying(playing);
+    send({ type: "lang", lang });   // the findings come back in the new language
   });
   for (const e of document.querySelectorAll("[data-help]")) {
     const show = () => { $("help").textContent = t(e.dataset.help); };
