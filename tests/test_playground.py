@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from typer.testing import CliRunner
 
+from koubai import datasets
 from koubai.cli import app as cli_app
 from koubai.errors import ConfigError
 from koubai.playground import EXTRA_HINT, create_app, missing_extra
@@ -315,6 +316,7 @@ def test_a_socket_trains_and_streams_updates():
     with connect(client()) as ws:
         hello = receive(ws, "hello")
         assert "mnist-5k" in hello["datasets"] and "spiral" in hello["datasets"]
+        assert ("fashion-mnist" in hello["datasets"]) == datasets.available("fashion-mnist")
         assert hello["limits"]["max_sessions"] == 8
         first = configure(ws, dataset="spiral", hidden=[6, 6])
         assert first["iteration"] == 0 and first["runs"][0]["grad_norm"][0] > 0

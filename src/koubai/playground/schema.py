@@ -26,6 +26,7 @@ from typing import Any
 
 from koubai.checks import check_choice, check_int, check_language, check_number, check_seed
 from koubai.errors import ConfigError
+from koubai.playground.toys import TOYS
 
 #: The limits a page cannot exceed.
 MAX_DEPTH = 20
@@ -50,7 +51,6 @@ COMPARE = {
     "relu-he": {"activation": "relu", "init": "he"},
     "batchnorm": {"batchnorm": None},  # None: the opposite of run A's
 }
-TOYS = ("spiral", "circles", "xor")
 IMAGE_DATASETS = ("mnist-5k", "digits", "fashion-mnist")
 
 _FIELDS = (

@@ -375,7 +375,7 @@ class _Server:
 
 def create_app(
     *, host: str = "127.0.0.1", port: int = 8765, lang: str = "en", limits: Limits | None = None
-) -> Starlette:
+) -> HostGuard:
     """The playground as an ASGI application, for a server bound to ``host:port``.
 
     Args:
