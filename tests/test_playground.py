@@ -506,3 +506,14 @@ def test_findings_travel_from_the_records_to_the_page_in_its_language(planted_di
         assert update["runs"][0]["findings"][0]["message"].startswith("第1層")
         ws.send_text(json.dumps({"type": "lang", "lang": "de"}))
         assert "unknown language" in receive(ws, "error")["message"]
+
+
+def test_another_host_than_loopback_is_warned_about():
+    with socket.socket() as busy:  # the port is taken, so the command stops right after warning
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = ["playground", "--no-browser", "--host", "0.0.0.0", "--port", str(port)]
+        result = runner.invoke(cli_app, args)
+    assert "warning: listening on 0.0.0.0" in result.output
+    assert result.exit_code == 1 and f"cannot listen on 0.0.0.0:{port}" in result.output
