@@ -26,10 +26,11 @@ def _is_int(value: Any) -> bool:
 
 def check_int(value: Any, what: str, *, minimum: int = 0, maximum: int | None = None) -> int:
     """A whole number in ``[minimum, maximum]`` (``True`` and ``2.5`` are refused)."""
-    ok = _is_int(value) and value >= minimum and (maximum is None or value <= maximum)
-    if not ok:
+    if not _is_int(value):
+        raise ConfigError(f"{what} must be a whole number, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        upper = f" and <= {maximum:,}" if maximum is not None else ""
+        upper = f" and at most {maximum:,}" if maximum is not None else ""
         raise ConfigError(f"{what} must be {kind}{upper}, got {value!r}")
     return int(value)
 
@@ -40,7 +41,9 @@ def check_number(
     """A finite real number (``"0.1"`` and ``True`` are refused), ``> 0`` or ``>= minimum``."""
     bound = " > 0" if positive else f" >= {minimum:g}" if minimum is not None else ""
     is_number = isinstance(value, int | float | np.integer | np.floating)
-    if isinstance(value, bool) or not is_number or not math.isfinite(value):
+    if isinstance(value, bool) or not is_number:
+        raise ConfigError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value):
         raise ConfigError(f"{what} must be a finite number{bound}, got {value!r}")
     if (positive and value <= 0) or (minimum is not None and value < minimum):
         raise ConfigError(f"{what} must be a finite number{bound}, got {value!r}")

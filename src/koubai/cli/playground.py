@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from koubai.cli._app import app, console, err_console, fail, user_errors
 
@@ -29,7 +28,7 @@ def playground(
     check_language(lang)
     check_int(port, "--port", minimum=1, maximum=65_535)
     if (hint := missing_extra()) is not None:
-        fail(escape(hint))  # "[playground]" is not rich markup
+        fail(hint)
     from koubai.playground.server import is_loopback, serve
 
     if not is_loopback(host):

@@ -44,15 +44,6 @@ def _nums(values, digits: int = 4) -> list[float | None]:
     return [_num(v, digits) for v in values]
 
 
-def _trim(probe: Diagnostics, keep: int) -> None:
-    """Forget all but the first and the latest ``keep - 1`` records of ``probe``: a session's
-    memory stays bounded however long it trains."""
-    for table in (probe.rows, probe.update_rows):
-        for values in table.values():
-            if len(values) > keep:
-                del values[1 : len(values) - keep + 1]
-
-
 class Run:
     """One network in training: its optimizer, its diagnostics and where it diverged.
 
@@ -111,7 +102,7 @@ class Run:
         self.opt.step(self.params, self.net.grads)
         if probing:
             self.probe.record_update(iteration, self.net, before)
-            _trim(self.probe, KEEP_RECORDS)
+            self.probe.forget(KEEP_RECORDS)
 
     def _layer_name(self, n: int) -> str:
         return str(n) if n <= self.depth else "output"

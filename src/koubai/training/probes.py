@@ -125,6 +125,14 @@ class Diagnostics:
         self.update_rows["update_iterations"].append(iteration)
         self.update_rows["update_ratio"].append(ratios)
 
+    def forget(self, keep: int) -> None:
+        """Keep only the first record and the latest ``keep - 1``: a probe's memory stays
+        bounded however long a session trains (the playground's)."""
+        for table in (self.rows, self.update_rows):
+            for values in table.values():
+                if len(values) > keep:
+                    del values[1 : len(values) - keep + 1]
+
     # -- results --------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.rows.get("iterations", []))
