@@ -27,7 +27,7 @@ from koubai.playground.schema import (
     parse_message,
 )
 from koubai.playground.server import Limits, _findings, _split_host, is_loopback, page_url
-from koubai.playground.session import Session, _trim
+from koubai.playground.session import Session
 from koubai.playground.toys import EXTENT, TOYS, grid, make_toy
 
 HOST = "127.0.0.1:8765"
@@ -242,12 +242,12 @@ def test_training_stops_at_the_iteration_limit():
     assert update["iteration"] == 7 and update["capped"] and update["finished"]
 
 
-def test_trim_keeps_the_first_record_and_the_latest():
+def test_forget_keeps_the_first_record_and_the_latest():
     s = session(dataset="xor", hidden=[4])
     for _ in range(12):
         s.advance(steps=1)
     probe = s.runs[0].probe
-    _trim(probe, 5)
+    probe.forget(5)
     assert probe.rows["iterations"] == [0, 9, 10, 11, 12]
     assert probe.update_rows["update_iterations"] == [1, 9, 10, 11, 12]
     assert len(probe.arrays()["weight_grad_norm"]) == 5
