@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from koubai.checks import safe_name
 from koubai.cli import app
 from koubai.experiments import parse_spec, run_experiment
 from koubai.training.probes import load_diagnostics
@@ -53,10 +54,10 @@ def test_run_writes_the_whole_results_folder(tmp_path, blobs_npz, workers):
     assert folder.name.startswith("tiny-")
     summary = _read_csv(folder / "summary.csv")
     assert [row["run"] for row in summary] == [
-        "g-sigmoid-gauss-[8,6]",
-        "g-sigmoid-he-[8,6]",
-        "g-relu-gauss-[8,6]",
-        "g-relu-he-[8,6]",
+        "g-sigmoid-gauss-8-6",
+        "g-sigmoid-he-8-6",
+        "g-relu-gauss-8-6",
+        "g-relu-he-8-6",
     ]
     for col in (
         "activation",
@@ -71,7 +72,7 @@ def test_run_writes_the_whole_results_folder(tmp_path, blobs_npz, workers):
     ):
         assert col in summary[0]
     assert {row["status"] for row in summary} == {"finished"}
-    assert float(next(r for r in summary if r["run"] == "g-relu-he-[8,6]")["final_test_acc"]) > 0.9
+    assert float(next(r for r in summary if r["run"] == "g-relu-he-8-6")["final_test_acc"]) > 0.9
     for row in summary:
         run = folder / "runs" / row["run"]
         metrics = _read_csv(run / "metrics.csv")
@@ -94,7 +95,7 @@ def test_run_writes_the_whole_results_folder(tmp_path, blobs_npz, workers):
     resolved = (folder / "spec.toml").read_text()
     assert 'dataset = "blobs"' in resolved and resolved.count("[[run]]") == 4
     # The printed table has every run and the folder's path.
-    assert "g-relu-he-[8,6]" in result.output.replace("\n", "")
+    assert "g-relu-he-8-6" in result.output.replace("\n", "")
     assert str(folder) in result.output.replace("\n", "")
 
 
@@ -247,7 +248,9 @@ def test_careful_protocol_aggregates_over_seeds(tmp_path, blobs_npz):
     assert [r["seeds"] for r in by_config] == ["2"] * 4
     for agg in by_config:
         accs = [
-            float(r["final_test_acc"]) for r in rows if r["run"].startswith(f"g-{agg['config']}-s")
+            float(r["final_test_acc"])
+            for r in rows
+            if r["run"].startswith(safe_name(f"g-{agg['config']}") + "-s")
         ]
         assert len(accs) == 2
         assert float(agg["test_acc_mean"]) == pytest.approx(np.mean(accs), abs=1e-4)

@@ -201,9 +201,9 @@ class IdxSource(Source):
         installed = self.installed_paths()
         if installed is not None:
             return f"installed: {installed[1]} ({Path(installed[0]['train_images']).parent})"
-        if self.cached_paths() is not None:
+        problem = self.cache_problem()  # one MD5 pass at most, then remembered
+        if problem is None:
             return f"cached: {self.cache_folder()}"
-        problem = self.cache_problem()
         if problem != "absent":
             return f"download: {problem}; it will be downloaded again"
         try:
