@@ -27,9 +27,8 @@ DATA_DIR_ENV = "KOUBAI_DATA_DIR"
 CONNECT_TIMEOUT = 4.0
 READ_TIMEOUT = 60.0
 OFFLINE_HINT = "offline? use the bundled subset: --dataset mnist-5k"
-MISMATCH_HINT = (
-    "a mirror served a file that differs from the published one (nothing was kept); "
-    "try another mirror, or the bundled subset: --dataset mnist-5k"
+OTHER_MIRROR_HINT = (
+    "nothing was kept; try another mirror (--mirror URL), or the bundled subset: --dataset mnist-5k"
 )
 
 
@@ -138,13 +137,15 @@ def download(
                 )
                 return Path(path)
             except requests.RequestException as exc:
+                if not isinstance(exc, requests.ConnectionError | requests.Timeout):
+                    network_only = False  # the server answered (HTTP 404...): we are online
                 failures.append(f"{base} ({_reason(exc)})")
             except OSError as exc:  # the cache, not the network: the next mirror won't help
                 raise DownloadError(_cache_error(exc, folder, fname)) from None
             except ValueError as exc:
                 network_only = False
                 failures.append(f"{base} ({_reason(exc)})")
-    hint = OFFLINE_HINT if network_only else MISMATCH_HINT
+    hint = OFFLINE_HINT if network_only else OTHER_MIRROR_HINT
     raise DownloadError(
         f"could not download {fname!r} (MD5 {md5}) from any mirror: {'; '.join(failures)} — {hint}"
     )
