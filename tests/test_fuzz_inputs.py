@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import itertools
 import resource
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -197,3 +198,33 @@ def test_the_memory_bound_is_real() -> None:
     """What the bound is for: an allocation that trusted a declared size fails inside it."""
     with pytest.raises(MemoryError), memory_bound():
         np.ones(2 * HEADROOM, dtype=np.uint8)
+
+
+def _zip_field_mutations(archive: bytes) -> Iterator[bytes]:
+    """``archive`` with one zip header field changed: version needed, flags (encrypted,
+    patched data) or compression method, in each local and central header."""
+    fields = {b"PK\x03\x04": (4, 6, 8), b"PK\x01\x02": (6, 8, 10)}  # offsets after signature
+    for signature, offsets in fields.items():
+        start = archive.find(signature)
+        while start != -1:
+            for offset, value in itertools.product(offsets, (0x01, 0x20, 0x3F, 0x63, 0xFF)):
+                data = bytearray(archive)
+                data[start + offset] = value
+                yield bytes(data)
+            start = archive.find(signature, start + 1)
+
+
+def test_zip_header_fields_give_koubai_errors(network_bytes: bytes, tmp_path: Path) -> None:
+    """Found by exhaustive one-byte mutation: an "encrypted" member (RuntimeError), an unknown
+    compression method or zip version (NotImplementedError) must be koubai errors too."""
+    path = tmp_path / "z.npz"
+    checked = 0
+    for seed, read in (
+        (DATASET, lambda: datasets.load(path)),
+        (network_bytes, lambda: load_mlp(path)),
+    ):
+        for data in _zip_field_mutations(seed):
+            path.write_bytes(data)
+            only_koubai_errors(read)
+            checked += 1
+    assert checked > 100

@@ -24,7 +24,9 @@ from koubai.errors import KoubaiError
 
 __all__ = ["read_npz"]
 
-_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RecursionError)
+#: What reading a damaged archive can raise (RuntimeError: encrypted members, and its subclass
+#: NotImplementedError: unknown compression methods or zip versions; RecursionError too).
+_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError)
 
 
 def _header(fp) -> tuple[tuple[int, ...], bool, np.dtype]:
