@@ -34,6 +34,7 @@ from koubai.errors import ConfigError, DatasetError, ModelFileError, ResourceLim
 from koubai.experiments import load_spec
 from koubai.io import load_mlp, save_mlp
 from koubai.limits import check_training_memory
+from koubai.training import TrainConfig, train
 
 CLI_FAILS = 1  # the exit status of a one-line user error
 
@@ -629,7 +630,7 @@ CASES: list[Case] = [
         "api-from-arrays-negative-seed",
         lambda w, p: from_arrays(*_user_arrays(), normalize=False, seed=-1),
         ConfigError,
-        "seed must be a whole number >= 0",
+        "seed must be a non-negative integer",
     ),
     Case(
         "api-from-arrays-one-class",
@@ -686,6 +687,97 @@ CASES: list[Case] = [
         "KOUBAI_MAX_MEMORY='lots'",
         env={"KOUBAI_MAX_MEMORY": "lots"},
     ),
+    # -- the command line, the runner and the training API -----------------------------------
+    Case(
+        "cli-train-hidden-1e9",
+        lambda w, m: ["train", "--hidden", "1000000000", "-d", str(m), "-o", "out"],
+        CLI_FAILS,
+        "asks for",
+    ),
+    Case(
+        "cli-set-hidden-sizes-1e9",
+        lambda w, m: ["run", "vanishing", "--set", "hidden_sizes=[1000000000]", "-d", str(m)],
+        CLI_FAILS,
+        "asks for",
+    ),
+    Case("cli-markup-in-a-file-name", lambda w, m: ["run", "[/x].toml"], CLI_FAILS, "[/x].toml"),
+    Case(
+        "cli-train-name-escapes",
+        lambda w, m: ["train", "--name", "../evil", "-d", str(m), "-o", "out"],
+        CLI_FAILS,
+        "cannot be a folder name",
+    ),
+    Case(
+        "cli-train-name-absolute",
+        lambda w, m: ["train", "--name", str(w.parent / "abs"), "-d", str(m), "-o", "out"],
+        CLI_FAILS,
+        "cannot be a folder name",
+    ),
+    Case(
+        "cli-train-seed-negative",
+        lambda w, m: ["train", "--seed", "-1", "-d", str(m), "-o", "out"],
+        CLI_FAILS,
+        "seed must be a non-negative integer, got -1",
+    ),
+    Case(
+        "cli-optimizer-args-bogus",
+        lambda w, m: ["run", "vanishing", "--set", "optimizer_args={bogus=1}", "-d", str(m)],
+        CLI_FAILS,
+        "bogus",
+    ),
+    Case(
+        "cli-a-million-seeds",
+        lambda w, m: ["run", "vanishing", "--seeds", "1000000", "-d", str(m), "-o", "out"],
+        CLI_FAILS,
+        "10,000",
+    ),
+    Case(
+        "cli-max-runs",
+        lambda w, m: ["run", "vanishing", "--max-runs", "3", "-d", str(m), "-o", "out"],
+        CLI_FAILS,
+        "12",
+    ),
+    Case(
+        "cli-report-missing-folder",
+        lambda w, m: ["report", str(w / "nowhere")],
+        CLI_FAILS,
+        "does not exist",
+    ),
+    Case(
+        "cli-one-class-data",
+        lambda w, m: ["train", "-d", str(m), "-o", "out", "--iters", "5"],
+        CLI_FAILS,
+        "a classifier needs 2+",
+        make=lambda w: _npz(w, y_train=np.zeros(40, dtype=int), y_test=np.zeros(12, dtype=int)),
+    ),
+    Case(
+        "cli-bn-batch-of-one",
+        lambda w, m: ["train", "--batchnorm", "--batch-size", "1", "-d", str(m), "-o", "out"],
+        CLI_FAILS,
+        "batch_size >= 2",
+    ),
+    Case("api-iterations-2.5", lambda w, m: TrainConfig(iterations=2.5), ConfigError, "2.5"),
+    Case("api-batch-size-true", lambda w, m: TrainConfig(batch_size=True), ConfigError, "True"),
+    Case("api-seed-negative", lambda w, m: TrainConfig(seed=-5), ConfigError, "-5"),
+    Case("api-lr-a-string", lambda w, m: TrainConfig(lr="0.1"), ConfigError, "a number"),
+    Case(
+        "api-optimizer-args-unknown",
+        lambda w, m: TrainConfig(optimizer="adam", optimizer_args={"momentum": 0.9}),
+        ConfigError,
+        "momentum",
+    ),
+    Case(
+        "api-gradient-of-an-empty-batch",
+        lambda w, m: MLP(4, [3], 2).gradient(np.zeros((0, 4)), np.zeros(0, dtype=int)),
+        ConfigError,
+        "empty batch",
+    ),
+    Case(
+        "api-train-hidden-1e9",
+        lambda w, m: train(TrainConfig(hidden_sizes=(10**9,)), datasets.load(str(m))),
+        ResourceLimitError,
+        "asks for",
+    ),
 ]
 
 
@@ -727,3 +819,25 @@ def test_hostile_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_the_table_is_large_and_its_ids_unique() -> None:
     assert len(CASES) >= 45
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+def test_a_huge_init_std_is_recorded_as_diverged_not_a_crash(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["train", "--init", "gauss", "--init-std", "1e308", "--iters", "30", "-d", "digits"]
+    result = CliRunner().invoke(app, [*args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (folder,) = out.iterdir()
+    summary = (folder / "summary.csv").read_text()
+    assert ",diverged," in summary
+
+
+def test_no_hidden_layer_is_softmax_regression_with_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["train", "--hidden", "", "--iters", "30", "-d", "digits", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (folder,) = out.iterdir()
+    (run,) = (folder / "runs").iterdir()
+    assert run.name.endswith("linear")
+    assert (run / "accuracy.png").stat().st_size > 0
+    assert (run / "gradient-flow.png").stat().st_size > 0

@@ -141,7 +141,7 @@ def test_preparation_is_one_definition_that_the_keywords_still_reach(blobs_npz):
 
 def test_preparation_checks_its_fields_once():
     assert Preparation(dtype="float64").dtype == np.dtype(np.float64)
-    with pytest.raises(ConfigError, match="seed must be a whole number >= 0"):
+    with pytest.raises(ConfigError, match="seed must be a non-negative integer"):
         Preparation(seed=-1)
     with pytest.raises(ConfigError, match="normalize=False"):
         Preparation(dtype=np.uint8)

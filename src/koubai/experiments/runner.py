@@ -16,6 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from koubai import limits
 from koubai.checks import check_int, check_language
 from koubai.experiments import pool as pools
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
@@ -75,6 +78,7 @@ def run_experiment(
     lang: str = "en",
     figures: bool = True,
     on_event: Event | None = None,
+    max_runs: int | None = None,
 ) -> ExperimentResult:
     """Run every run of an experiment and write its results folder.
 
@@ -90,6 +94,8 @@ def run_experiment(
         lang: figure labels, ``"en"`` or ``"ja"``.
         figures: draw the figures (False writes only the data: faster for large sweeps).
         on_event: progress callback (see :data:`Event`).
+        max_runs: refuse an experiment of more runs (counted before any grid is expanded).
+            Default: the ``runs`` limit of :mod:`koubai.limits` (10,000).
 
     Returns:
         An :class:`ExperimentResult`; its ``status`` is ``"interrupted"`` after Ctrl-C.
@@ -99,12 +105,11 @@ def run_experiment(
         spec = load_spec(spec)
     protocol = check_protocol(protocol or spec.protocol or "course")
     check_language(lang)
-    runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides)
+    runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     if workers is not None:
         check_int(workers, "workers", minimum=1)
     data = _load_data(dataset)
-    for run in runs:  # every run checked against the data before the folder exists
-        check_data(data, run.config)
+    _check_runs(runs, data)
     folder = ResultsFolder.create(out_dir, spec.name)
     result = ExperimentResult(
         name=spec.name,
@@ -134,6 +139,20 @@ def run_experiment(
     result.status = "interrupted" if interrupted else "finished"
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _check_runs(runs: list[RunSpec], data) -> None:
+    """Every run against the data (shapes, batch sizes, the memory it needs) before the
+    folder exists: a run that cannot start never leaves a half-made folder behind."""
+    n_classes = getattr(data, "n_classes", None) or 10
+    seen = set()
+    for run in runs:
+        check_data(data, run.config)
+        c = run.config
+        key = (c.hidden_sizes, c.batch_size, c.dtype, c.optimizer, c.batchnorm)
+        if key not in seen:
+            seen.add(key)
+            limits.check_config_memory(c, np.shape(data.x_train)[1], n_classes)
 
 
 def _meta(spec: Spec, protocol: str, data) -> dict[str, object]:

@@ -48,7 +48,9 @@ def _percentiles(values: np.ndarray) -> np.ndarray:
 
 
 def _histogram(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Counts on N_BINS equal bins of [lo, hi]; values outside land in the end bins."""
+    """Counts on N_BINS equal bins of [lo, hi]; values outside (±inf too) land in the end bins,
+    NaNs (a diverging run's) are not counted."""
+    values = values[~np.isnan(values)] if not np.isfinite(values).all() else values
     scaled = (np.clip(values, lo, hi) - lo) * (N_BINS / (hi - lo))
     idx = np.minimum(scaled.astype(np.int64), N_BINS - 1)
     return np.bincount(idx.ravel(), minlength=N_BINS)
