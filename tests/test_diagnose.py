@@ -95,6 +95,16 @@ def test_exploding_at_the_edge(first, found):
         assert only(f, "exploding_gradient").layer == "hidden layer 1"
 
 
+@pytest.mark.parametrize(("norm", "found"), [(100.01, True), (100.0, False)])
+def test_exploding_norm_at_the_edge(norm, found):
+    f = diagnose(records([[0.5, 1.0, 1.0], [0.5, norm, norm]]))
+    assert ("exploding_gradient" in kinds(f)) is found
+    if found:
+        f = only(f, "exploding_gradient")
+        assert (f.layer, f.iteration, f.value) == ("hidden layer 2", 10, norm)
+        assert "gradient norm is 100 (threshold 100)" in f.message()
+
+
 # -- dead units: share >= 0.7 ---------------------------------------------------------------
 @pytest.mark.parametrize(("share", "found"), [(0.7, True), (0.69, False)])
 def test_dead_units_at_the_edge(share, found):
@@ -283,3 +293,14 @@ def test_the_diagnose_command(folder, tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == 1
         assert len(result.output.strip().splitlines()) == 1 and "error" in result.output
+
+
+def test_koubai_torch_without_torch_is_a_one_line_import_error():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['torch'] = None; import koubai.torch"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert last == 'ImportError: koubai.torch needs PyTorch: pip install "koubai[torch]"'

@@ -122,6 +122,11 @@ def _detail(kind: str, layer: str, value: float, threshold: float, extra: str) -
             f"(threshold {_fraction(threshold)})",
             f"{name} の勾配は出力層の {_fraction(value)}（しきい値 {_fraction(threshold)}）",
         )
+    if kind == "exploding_gradient" and extra == "norm":
+        return (
+            f"{name}'s gradient norm is {_number(value)} (threshold {_number(threshold)})",
+            f"{name} の勾配のノルムが {_number(value)}（しきい値 {_number(threshold)}）",
+        )
     if kind == "exploding_gradient":
         return (
             f"{name} receives {_number(value)}× the output layer's gradient "

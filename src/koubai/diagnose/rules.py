@@ -31,7 +31,10 @@ class Thresholds:
             of the output layer's... Default: 1e-3 (AUTOTRAINER, Zhang et al., ICSE 2021).
         vanishing_norm: ...and below this absolute norm. Default: 1e-4 (AUTOTRAINER).
         exploding_ratio: exploding gradient when a hidden layer's ‖∂L/∂W‖ is above this multiple
-            of the output layer's. Default: 70 (AUTOTRAINER).
+            of the output layer's... Default: 70 (AUTOTRAINER).
+        exploding_norm: ...or when any layer's ‖∂L/∂W‖ is above this. Default: 100 (koubai's
+            zoo: a too-large initialization scales every layer's gradient alike, so the ratio
+            alone never sees it; healthy nets with a batch-mean loss stay below 20).
         dead_share: dead units when at least this share of a ReLU layer's units output 0 on
             the whole batch. Default: 0.7 (AUTOTRAINER's 70 %; DeepDiagnosis uses 95 %; the zoo
             separates planted from healthy nets with either, see benchmarks/README.md).
@@ -50,6 +53,7 @@ class Thresholds:
     vanishing_ratio: float = 1e-3
     vanishing_norm: float = 1e-4
     exploding_ratio: float = 70.0
+    exploding_norm: float = 100.0
     dead_share: float = 0.7
     saturated_share: float = 0.5
     update_ratio_low: float = 1e-5
@@ -159,20 +163,28 @@ def _gradient_rules(rec: Records, th: Thresholds) -> list[Finding]:
         return []
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = g[:, :-1] / g[:, -1:]
-    out = []
+    its, names, out = rec.iterations, rec.layer_names, []
     vanishing = (ratio < th.vanishing_ratio) & (g[:, :-1] < th.vanishing_norm)
-    hit = _first(vanishing, rec.iterations, th.persistence)
-    out.append(
-        _finding(
-            "vanishing_gradient", hit, rec.iterations, rec.layer_names, ratio, th.vanishing_ratio
-        )
-    )
-    hit = _first(ratio > th.exploding_ratio, rec.iterations, th.persistence)
-    out.append(
-        _finding(
-            "exploding_gradient", hit, rec.iterations, rec.layer_names, ratio, th.exploding_ratio
-        )
-    )
+    hit = _first(vanishing, its, th.persistence)
+    out.append(_finding("vanishing_gradient", hit, its, names, ratio, th.vanishing_ratio))
+    # exploding: a hidden layer's ratio to the output layer, or any layer's norm
+    by_ratio = np.zeros(g.shape, dtype=bool)
+    by_ratio[:, :-1] = ratio > th.exploding_ratio
+    by_norm = g > th.exploding_norm
+    hit = _first(by_ratio | by_norm, its, th.persistence)
+    if hit is not None:
+        r, c, severity = hit
+        if by_ratio[r, c]:
+            value, threshold, extra = float(ratio[r, c]), th.exploding_ratio, ""
+        else:
+            value, threshold = float(g[r, c]), th.exploding_norm
+            extra = "norm"
+        out.append(
+            make_finding(
+                "exploding_gradient", names[c], int(its[r]), value, threshold, severity,
+                KIND_FIXES["exploding_gradient"], extra,
+            )
+        )  # fmt: skip
     return out
 
 
