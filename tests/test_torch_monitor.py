@@ -407,3 +407,20 @@ def test_ddp_two_processes_only_rank_0_records_and_nothing_deadlocks(tmp_path):
     np.testing.assert_allclose(r0["norms"][-1], r0["reference"], rtol=1e-6)
     np.testing.assert_allclose(r1["reference"], r0["reference"], rtol=1e-6)
     assert (tmp_path / "report" / "diagnostics.npz").exists()
+
+
+# -- the documented example -----------------------------------------------------------------------
+def test_the_documented_example_runs_and_finds_the_vanishing_gradient(
+    tmp_path, monkeypatch, capsys
+):
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "diagnose-your-model.md"
+    code = re.search(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S).group(1)
+    assert len(code.strip().splitlines()) <= 20
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, str(doc), "exec"), {"__name__": "example"})
+    out = capsys.readouterr().out
+    assert "[problem] iteration 0: vanishing gradient — `0` receives 1/" in out
+    assert (tmp_path / "my-diagnosis" / "report.html").exists()
