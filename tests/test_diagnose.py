@@ -135,10 +135,10 @@ def test_saturation_at_the_edge(share, found):
     assert ("saturation" in kinds(f)) is found
 
 
-# -- update ratios: < 1e-5 and > 0.1 --------------------------------------------------------
+# -- update ratios: < 1e-5 and > 1 ------------------------------------------------------------
 @pytest.mark.parametrize(
     ("ratio", "kind"),
-    [(0.99e-5, "update_ratio_low"), (1e-5, None), (0.1, None), (0.1001, "update_ratio_high")],
+    [(0.99e-5, "update_ratio_low"), (1e-5, None), (1.0, None), (1.001, "update_ratio_high")],
 )
 def test_update_ratio_at_the_edges(ratio, kind):
     f = diagnose(records(HEALTHY, update=[[1e-3, ratio, 1e-3]] * 4))
@@ -157,11 +157,32 @@ def test_a_passing_problem_is_a_warning_and_a_lasting_one_a_problem():
     assert (f.severity, f.iteration) == ("problem", 10)  # held at 2 of the 3 records from 10 on
 
 
+def test_a_value_ten_times_beyond_the_threshold_is_a_problem_even_once():
+    once = [[1e-3] * 3, [1e-3] * 3, [1e-3] * 3, [1e-3] * 3]
+    for value, severity in ((9.99, "warning"), (10.01, "problem")):
+        update = [row[:] for row in once]
+        update[1][0] = value
+        f = only(diagnose(records(HEALTHY, update=update)), "update_ratio_high")
+        assert (f.iteration, f.severity) == (10, severity)
+    update = [row[:] for row in once]
+    update[0][2] = 0.99e-6  # a tenth of 1e-5
+    assert only(diagnose(records(HEALTHY, update=update)), "update_ratio_low").severity == (
+        "problem"
+    )
+
+
 # -- non-finite ------------------------------------------------------------------------------
 def test_non_finite_gradient_names_the_first_layer_and_record():
     grad = [[0.5, 0.8, 1.0], [0.5, np.inf, 1.0], [np.nan, np.nan, np.nan]]
     f = only(diagnose(records(grad)), "non_finite")
     assert (f.layer, f.iteration, f.severity) == ("hidden layer 2", 10, "problem")
+
+
+def test_records_after_a_non_finite_value_are_not_judged():
+    grad = [[0.5, 0.8, 1.0], [0.5, 0.8, 1.0], [np.nan, np.nan, np.nan], [0.0, 0.0, 1.0]]
+    dead = [[0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]
+    update = [[1e-3] * 3, [1e-3] * 3, [np.nan] * 3, [0.0] * 3]
+    assert kinds(diagnose(records(grad, dead=dead, update=update))) == ["non_finite"]
 
 
 def test_a_missing_gradient_is_not_non_finite():

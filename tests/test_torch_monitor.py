@@ -92,7 +92,7 @@ def test_each_planted_problem_is_found_at_its_first_layer(data, case, kind, laye
     }[case]()
     opt = {
         "update_low": lambda p: torch.optim.SGD(p, lr=1e-7),
-        "update_high": lambda p: torch.optim.Adam(p, lr=1.0),
+        "update_high": lambda p: torch.optim.Adam(p, lr=5.0),
         "exploding": lambda p: torch.optim.SGD(p, lr=1e-9),
     }.get(case, lambda p: torch.optim.SGD(p, lr=0.1))(model.parameters())
     f = only(fit(model, opt, data, 20).findings, kind)

@@ -45,9 +45,14 @@ class Thresholds:
         update_ratio_low: updates too small when a layer's ‖ΔW‖/‖W‖ per step is below this.
             Default: 1e-5 (koubai's zoo calibration; the rule of thumb of ~1e-3 being healthy
             is Karpathy's, "makemore" part 3).
-        update_ratio_high: updates too large above this. Default: 0.1 (koubai's zoo).
+        update_ratio_high: updates too large above this. Default: 1.0, a step as large as
+            the weights themselves (koubai's zoo: healthy nets whose weights start tiny, e.g.
+            gauss(0.01) with batch norm, reach 0.6 in their first steps).
         persistence: a finding is a "problem" when its rule held in at least this share of the
-            records from its first iteration on, else a "warning". Default: 0.5 (koubai).
+            records from its first iteration on... Default: 0.5 (koubai).
+        extreme: ...or when its value was beyond the threshold by this factor (ten times the
+            threshold, or a tenth of it for the "below" rules); else a "warning".
+            Default: 10 (koubai).
     """
 
     vanishing_ratio: float = 1e-3
@@ -57,8 +62,9 @@ class Thresholds:
     dead_share: float = 0.7
     saturated_share: float = 0.5
     update_ratio_low: float = 1e-5
-    update_ratio_high: float = 0.1
+    update_ratio_high: float = 1.0
     persistence: float = 0.5
+    extreme: float = 10.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -136,16 +142,18 @@ class Records:
         return json.loads(meta) if isinstance(meta, str) else dict(meta)
 
 
-def _first(holds: np.ndarray, its: np.ndarray, persistence: float) -> tuple[int, int, str] | None:
+def _first(holds: np.ndarray, persistence: float, extreme=None) -> tuple[int, int, str] | None:
     """(row, column, severity) of the first record where ``holds`` is true for any column,
-    the column nearest the input among those; None when it never holds."""
+    the column nearest the input among those; None when it never holds. ``extreme`` (the same
+    shape) marks values far beyond the threshold: a problem even if it did not persist."""
     rows = np.flatnonzero(holds.any(axis=1))
     if rows.size == 0:
         return None
     r = int(rows[0])
     c = int(np.flatnonzero(holds[r])[0])
     share = float(holds[r:].any(axis=1).mean())
-    return r, c, "problem" if share >= persistence else "warning"
+    severe = share >= persistence or (extreme is not None and bool(extreme[r, c]))
+    return r, c, "problem" if severe else "warning"
 
 
 def _finding(kind, hit, its, names, values, threshold) -> Finding | None:
@@ -165,13 +173,16 @@ def _gradient_rules(rec: Records, th: Thresholds) -> list[Finding]:
         ratio = g[:, :-1] / g[:, -1:]
     its, names, out = rec.iterations, rec.layer_names, []
     vanishing = (ratio < th.vanishing_ratio) & (g[:, :-1] < th.vanishing_norm)
-    hit = _first(vanishing, its, th.persistence)
+    hit = _first(vanishing, th.persistence)
     out.append(_finding("vanishing_gradient", hit, its, names, ratio, th.vanishing_ratio))
     # exploding: a hidden layer's ratio to the output layer, or any layer's norm
-    by_ratio = np.zeros(g.shape, dtype=bool)
-    by_ratio[:, :-1] = ratio > th.exploding_ratio
-    by_norm = g > th.exploding_norm
-    hit = _first(by_ratio | by_norm, its, th.persistence)
+    padded = np.zeros(g.shape)
+    padded[:, :-1] = ratio
+    with np.errstate(invalid="ignore"):
+        by_ratio = padded > th.exploding_ratio
+        by_norm = g > th.exploding_norm
+        extreme = (padded > th.extreme * th.exploding_ratio) | (g > th.extreme * th.exploding_norm)
+    hit = _first(by_ratio | by_norm, th.persistence, extreme)
     if hit is not None:
         r, c, severity = hit
         if by_ratio[r, c]:
@@ -200,16 +211,8 @@ def _unit_rules(rec: Records, th: Thresholds) -> list[Finding]:
         values, names = found
         with np.errstate(invalid="ignore"):
             holds = values > threshold if strict else values >= threshold
-        out.append(
-            _finding(
-                kind,
-                _first(holds, rec.iterations, th.persistence),
-                rec.iterations,
-                names,
-                values,
-                threshold,
-            )
-        )
+        hit = _first(holds, th.persistence)
+        out.append(_finding(kind, hit, rec.iterations, names, values, threshold))
     return out
 
 
@@ -217,22 +220,25 @@ def _update_rules(rec: Records, th: Thresholds) -> list[Finding]:
     if "update_ratio" not in rec.raw or "update_iterations" not in rec.raw:
         return []
     its = np.asarray(rec.raw["update_iterations"], dtype=np.int64).reshape(-1)
-    ratio = np.asarray(rec.raw["update_ratio"], dtype=np.float64).reshape(its.size, -1)
+    ratio = np.asarray(rec.raw["update_ratio"], dtype=np.float64)
+    if its.size == 0 or ratio.size == 0:
+        return []
+    ratio = ratio.reshape(its.size, -1)
     if ratio.size == 0 or ratio.shape[1] != len(rec.layer_names):
         return []
     out = []
+    finite = np.isfinite(ratio)
     with np.errstate(invalid="ignore"):
-        low, high = ratio < th.update_ratio_low, ratio > th.update_ratio_high
-    low &= np.isfinite(ratio)
-    for kind, holds, threshold in (
-        ("update_ratio_low", low, th.update_ratio_low),
-        ("update_ratio_high", high & np.isfinite(ratio), th.update_ratio_high),
+        low = finite & (ratio < th.update_ratio_low)
+        high = finite & (ratio > th.update_ratio_high)
+        very_low = ratio < th.update_ratio_low / th.extreme
+        very_high = ratio > th.update_ratio_high * th.extreme
+    for kind, holds, extreme, threshold in (
+        ("update_ratio_low", low, very_low, th.update_ratio_low),
+        ("update_ratio_high", high, very_high, th.update_ratio_high),
     ):
-        out.append(
-            _finding(
-                kind, _first(holds, its, th.persistence), its, rec.layer_names, ratio, threshold
-            )
-        )
+        hit = _first(holds, th.persistence, extreme)
+        out.append(_finding(kind, hit, its, rec.layer_names, ratio, threshold))
     return out
 
 
@@ -291,6 +297,29 @@ def _non_finite(rec: Records) -> Finding | None:
     )
 
 
+#: Keys whose rows are the records (``iterations``) or the update records.
+_PER_RECORD = ("weight_grad_norm", "weight_grad_present", "bias_grad_norm", "saturated", "dead",
+               "act_grad_norm", "act_mean", "act_std", "act_pct", "act_hist", "pre_mean",
+               "pre_std", "pre_pct", "pre_hist")  # fmt: skip
+
+
+def _before(records: Mapping[str, Any], iteration: int) -> dict:
+    """The records of the iterations before ``iteration`` (and without the non-finite event)."""
+    out = {k: v for k, v in records.items() if not k.startswith(("nonfinite_", "loss"))}
+    keep = np.asarray(records["iterations"]).reshape(-1) < iteration
+    out["iterations"] = np.asarray(records["iterations"]).reshape(-1)[keep]
+    for key in _PER_RECORD:
+        if key in records and np.ndim(records[key]) >= 1 and len(records[key]) == keep.size:
+            out[key] = np.asarray(records[key])[keep]
+    if "update_iterations" in records and "update_ratio" in records:
+        its = np.asarray(records["update_iterations"]).reshape(-1)
+        kept = its < iteration
+        out["update_iterations"] = its[kept]
+        ratio = np.asarray(records["update_ratio"])
+        out["update_ratio"] = ratio.reshape(its.size, -1)[kept] if ratio.size else ratio
+    return out
+
+
 def diagnose(records: Mapping[str, Any], *, thresholds: Thresholds | None = None) -> list[Finding]:
     """Judge one run's per-layer records; return its findings, earliest first.
 
@@ -309,6 +338,8 @@ def diagnose(records: Mapping[str, Any], *, thresholds: Thresholds | None = None
         raise ConfigError(f"thresholds must be a koubai.diagnose.Thresholds, got {th!r}")
     rec = Records(records)
     found = [_non_finite(rec)]
+    if found[0] is not None:  # what follows a NaN is not evidence of anything else
+        rec = Records(_before(records, found[0].iteration))
     found += _gradient_rules(rec, th) + _unit_rules(rec, th) + _update_rules(rec, th)
     from koubai.diagnose.finding import KINDS
 

@@ -229,6 +229,7 @@ class Monitor:
             moved = torch.stack([n.double() for n in torch._foreach_norm(deltas)])
             size = torch.stack([n.double() for n in torch._foreach_norm(self._before)])
             ratio = torch.where(size > 0, moved / size, torch.where(moved > 0, math.inf, 0.0))
+            ratio[~(torch.isfinite(size) & torch.isfinite(moved))] = math.nan
             self.update_rows["update_iterations"].append(self.step)
             self.update_rows["update_ratio"].append(ratio.tolist())
             self._before = None
