@@ -7,14 +7,17 @@ for each small torch operation); on other devices in torch, on the device.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from koubai.training.probes import ACT_RANGES, N_BINS, PERCENTILES, PRE_RANGE
 
-#: Largest number of values the percentiles are computed from (an even stride through the
-#: tensor beyond that: percentiles of a 470,000-value conv output need no full sort).
-PCT_SAMPLE = 65_536
+#: Largest number of values the statistics are computed from: beyond it, an even stride
+#: through the tensor (a 470,000-value conv output is summarized from 16,384 of its values;
+#: the shares of dead and saturated units always count every value).
+SAMPLE = 16_384
 
 #: Activation modules that koubai records, and their kind.
 ACTIVATION_KINDS: dict[type, str] = {
@@ -48,34 +51,49 @@ def _flat(t: torch.Tensor):
 
 
 def summarize(t: torch.Tensor, lo: float, hi: float) -> list:
-    """[mean, std, percentiles (5,), histogram (N_BINS,)] of all values of ``t``; NumPy values
-    on the CPU, tensors elsewhere (converted when the record is written)."""
+    """[mean, std, percentiles (5,), histogram (N_BINS,) on [lo, hi]] of the values of ``t``
+    (at most :data:`SAMPLE` of them); values outside [lo, hi] count in the end bins. NumPy
+    values on the CPU, tensors elsewhere (converted when the record is written)."""
     x = _flat(t)
     n = x.shape[0]
-    sample = x[:: -(-n // PCT_SAMPLE)] if n > PCT_SAMPLE else x
-    pos = (sample.shape[0] - 1) * _Q
-    i = np.floor(pos).astype(np.int64)
-    j = np.minimum(i + 1, sample.shape[0] - 1)
-    frac = pos - i
+    x = x[:: -(-n // SAMPLE)] if n > SAMPLE else x
     if isinstance(x, np.ndarray):
-        mean = float(x.mean())
-        if mean != mean:  # NaN somewhere: summarize the rest (rare: a diverging step)
-            x, sample = x[~np.isnan(x)], sample[~np.isnan(sample)]
-            if sample.shape[0] == 0:
-                return [mean, mean, np.full(len(PERCENTILES), np.nan), np.zeros(N_BINS)]
-            pos = (sample.shape[0] - 1) * _Q
-            i = np.floor(pos).astype(np.int64)
-            j, frac = np.minimum(i + 1, sample.shape[0] - 1), pos - i
-        s = np.sort(sample)
-        pct = s[i] * (1.0 - frac) + s[j] * frac
-        scaled = (np.clip(x, lo, hi) - lo) * (N_BINS / (hi - lo))
-        hist = np.bincount(np.minimum(scaled.astype(np.int64), N_BINS - 1), minlength=N_BINS)
-        return [mean, float(x.std()), pct, hist]
-    s = torch.sort(sample).values
-    f = torch.as_tensor(frac, device=s.device, dtype=s.dtype)
+        s = np.sort(x)
+        n_nan = int(np.isnan(s[-1])) and int(np.isnan(s).sum())  # NaN sorts last
+        if n_nan:  # a diverging step: summarize the finite rest
+            s = s[: s.shape[0] - n_nan]
+            if s.shape[0] == 0:
+                return [np.nan, np.nan, np.full(len(PERCENTILES), np.nan), np.zeros(N_BINS)]
+        pos = (s.shape[0] - 1) * _Q
+        i = pos.astype(np.int64)
+        j = np.minimum(i + 1, s.shape[0] - 1)
+        pct = s[i] + (s[j] - s[i]) * (pos - i)
+        # counts between the inner edges: sorted values make the histogram one search
+        bounds = np.empty(N_BINS + 1, dtype=np.int64)
+        bounds[0], bounds[-1] = 0, s.shape[0]
+        bounds[1:-1] = np.searchsorted(s, _inner_edges(lo, hi), side="right")
+        mean = float(s.mean(dtype=np.float64))
+        d = s - mean
+        return [mean, math.sqrt(float(d @ d) / s.shape[0]), pct, bounds[1:] - bounds[:-1]]
+    s = torch.sort(x).values
+    pos = (s.numel() - 1) * _Q
+    i = np.floor(pos).astype(np.int64)
+    j = np.minimum(i + 1, s.numel() - 1)
+    f = torch.as_tensor(pos - i, device=s.device, dtype=s.dtype)
     pct = s[i] * (1 - f) + s[j] * f
     hist = torch.histc(x.clamp(lo, hi), bins=N_BINS, min=lo, max=hi)
     return [x.mean(), x.std(unbiased=False), pct, hist]
+
+
+_EDGES: dict[tuple[float, float], np.ndarray] = {}
+
+
+def _inner_edges(lo: float, hi: float) -> np.ndarray:
+    """The N_BINS - 1 edges between the bins of [lo, hi]."""
+    key = (lo, hi)
+    if key not in _EDGES:
+        _EDGES[key] = np.linspace(lo, hi, N_BINS + 1)[1:-1]
+    return _EDGES[key]
 
 
 def pre_summary(t: torch.Tensor) -> list:

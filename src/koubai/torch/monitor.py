@@ -48,6 +48,14 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, wrappers) else model
 
 
+def _floats(tensors: list[torch.Tensor]) -> list[float]:
+    """0-d tensors (``_foreach_norm``'s results) as Python floats, in one transfer."""
+    try:
+        return torch.stack(tensors).tolist()
+    except RuntimeError:  # several dtypes or devices
+        return [t.item() for t in tensors]
+
+
 def _is_recording_rank() -> bool:
     dist = torch.distributed
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -133,6 +141,7 @@ class Monitor:
         self.update_rows: dict[str, list] = {"update_iterations": [], "update_ratio": []}
         self._pending: dict[int, dict] = {}
         self._before: list[torch.Tensor] | None = None
+        self._before_norm: list[float] = []
         self._last_inputs = None
         self.nonfinite: dict | None = None
         if self.active:
@@ -220,18 +229,22 @@ class Monitor:
             self._hidden.sort(key=lambda nmk: order.get(id(nmk[1]), len(order)))
             self._ordered = True
         self._record(self.step)
-        self._before = [m.weight.detach().clone() for _, m in self._weights]
+        weights = [m.weight.detach() for _, m in self._weights]
+        self._before = torch._foreach_mul(weights, 1.0)  # a copy, in one call
+        self._before_norm = _floats(torch._foreach_norm(weights))
 
     def _post_step(self, optimizer, args, kwargs) -> None:
         if self._before is not None:
             after = [m.weight.detach() for _, m in self._weights]
-            deltas = torch._foreach_sub(after, self._before)
-            moved = torch.stack([n.double() for n in torch._foreach_norm(deltas)])
-            size = torch.stack([n.double() for n in torch._foreach_norm(self._before)])
-            ratio = torch.where(size > 0, moved / size, torch.where(moved > 0, math.inf, 0.0))
-            ratio[~(torch.isfinite(size) & torch.isfinite(moved))] = math.nan
+            moved = _floats(torch._foreach_norm(torch._foreach_sub(after, self._before)))
+            ratio = []
+            for d, w in zip(moved, self._before_norm, strict=True):
+                if not (math.isfinite(d) and math.isfinite(w)):
+                    ratio.append(math.nan)
+                else:
+                    ratio.append(d / w if w > 0 else math.inf if d > 0 else 0.0)
             self.update_rows["update_iterations"].append(self.step)
-            self.update_rows["update_ratio"].append(ratio.tolist())
+            self.update_rows["update_ratio"].append(ratio)
             self._before = None
         if self.step % self.every == 0:
             self._remove_activation_hooks()
@@ -248,19 +261,16 @@ class Monitor:
             return all(bool(torch.isfinite(n)) for n in norms)
 
     def _record(self, step: int) -> None:
-        def norms(tensors):
-            present = [t is not None for t in tensors]
-            got = [t for t in tensors if t is not None]
-            values = iter(n.item() for n in torch._foreach_norm(got)) if got else iter(())
-            return [next(values) if p else math.nan for p in present], present
-
-        weight, present = norms([m.weight.grad for _, m in self._weights])
-        bias, _ = norms(
-            [
-                b.grad if isinstance(b := getattr(m, "bias", None), torch.Tensor) else None
-                for _, m in self._weights
-            ]
-        )
+        weight_grads = [m.weight.grad for _, m in self._weights]
+        bias_grads = [
+            b.grad if isinstance(b := getattr(m, "bias", None), torch.Tensor) else None
+            for _, m in self._weights
+        ]
+        present = [g is not None for g in weight_grads]
+        got = [g for g in weight_grads + bias_grads if g is not None]
+        values = iter(_floats(torch._foreach_norm(got)) if got else [])
+        weight = [next(values) if g is not None else math.nan for g in weight_grads]
+        bias = [next(values) if g is not None else math.nan for g in bias_grads]
         row: dict[str, object] = {
             "iterations": step,
             "weight_grad_norm": weight,
