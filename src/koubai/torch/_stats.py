@@ -64,17 +64,15 @@ def summarize(t: torch.Tensor, lo: float, hi: float) -> list:
             s = s[: s.shape[0] - n_nan]
             if s.shape[0] == 0:
                 return [np.nan, np.nan, np.full(len(PERCENTILES), np.nan), np.zeros(N_BINS)]
-        pos = (s.shape[0] - 1) * _Q
-        i = pos.astype(np.int64)
-        j = np.minimum(i + 1, s.shape[0] - 1)
-        pct = s[i] + (s[j] - s[i]) * (pos - i)
-        # counts between the inner edges: sorted values make the histogram one search
+        n = s.shape[0]
+        ij, weights = _interpolation(n)
+        pct = s[ij] @ weights
         bounds = np.empty(N_BINS + 1, dtype=np.int64)
-        bounds[0], bounds[-1] = 0, s.shape[0]
+        bounds[0], bounds[-1] = 0, n
         bounds[1:-1] = np.searchsorted(s, _inner_edges(lo, hi), side="right")
-        mean = float(s.mean(dtype=np.float64))
+        mean = float(np.add.reduce(s, dtype=np.float64)) / n
         d = s - mean
-        return [mean, math.sqrt(float(d @ d) / s.shape[0]), pct, bounds[1:] - bounds[:-1]]
+        return [mean, math.sqrt(float(d @ d) / n), pct, bounds[1:] - bounds[:-1]]
     s = torch.sort(x).values
     pos = (s.numel() - 1) * _Q
     i = np.floor(pos).astype(np.int64)
@@ -86,6 +84,24 @@ def summarize(t: torch.Tensor, lo: float, hi: float) -> list:
 
 
 _EDGES: dict[tuple[float, float], np.ndarray] = {}
+_INTERPOLATION: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _interpolation(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For ``n`` sorted values: the positions either side of each percentile and the
+    (2 P, P) weight matrix that interpolates linearly between them (as ``np.percentile``)."""
+    if n not in _INTERPOLATION:
+        pos = (n - 1) * _Q
+        i = np.floor(pos).astype(np.int64)
+        j = np.minimum(i + 1, n - 1)
+        frac = pos - i
+        weights = np.zeros((2 * len(_Q), len(_Q)))
+        weights[np.arange(len(_Q)), np.arange(len(_Q))] = 1.0 - frac
+        weights[len(_Q) + np.arange(len(_Q)), np.arange(len(_Q))] = frac
+        if len(_INTERPOLATION) > 64:
+            _INTERPOLATION.clear()
+        _INTERPOLATION[n] = (np.concatenate([i, j]), weights)
+    return _INTERPOLATION[n]
 
 
 def _inner_edges(lo: float, hi: float) -> np.ndarray:

@@ -288,10 +288,14 @@ class Monitor:
         for _, m, _ in self._hidden:
             slot = self._pending.get(id(m), {})
             for prefix in ("act", "pre"):
-                values = slot.get(prefix, empty)
-                for key, v in zip(_STAT_KEYS, values, strict=True):
-                    v = v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
-                    stats[f"{prefix}_{key}"].append(v if np.ndim(v) else float(v))
+                mean, std, pct, hist = slot.get(prefix, empty)
+                if isinstance(pct, torch.Tensor):  # summarized on another device
+                    mean, std = float(mean), float(std)
+                    pct, hist = pct.cpu().numpy(), hist.cpu().numpy()
+                stats[f"{prefix}_mean"].append(mean)
+                stats[f"{prefix}_std"].append(std)
+                stats[f"{prefix}_pct"].append(pct)
+                stats[f"{prefix}_hist"].append(hist)
             s, d = slot.get("shares", (math.nan, math.nan))
             sat.append(float(s))
             dead.append(float(d))
