@@ -231,8 +231,9 @@ class Monitor:
             self._ordered = True
         self._record(self.step)
         weights = [m.weight.detach() for _, m in self._weights]
-        self._before = torch._foreach_mul(weights, 1.0)  # a copy, in one call
-        self._before_norm = _floats(torch._foreach_norm(weights))
+        if weights:
+            self._before = torch._foreach_mul(weights, 1.0)  # a copy, in one call
+            self._before_norm = _floats(torch._foreach_norm(weights))
 
     def _post_step(self, optimizer, args, kwargs) -> None:
         if self._before is not None:
@@ -261,7 +262,7 @@ class Monitor:
         if all(g.device.type == "cpu" and g.dtype in _NUMPY_DTYPES for g in grads):
             total = 0.0
             for g in grads:
-                total += float(g.numpy().sum())
+                total += float(g.detach().numpy().sum())
             return math.isfinite(total)
         return all(math.isfinite(n) for n in _floats(torch._foreach_norm(grads)))
 
