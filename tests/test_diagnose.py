@@ -2,6 +2,7 @@
 runs (sigmoid + gauss(0.01) vanishes at layer 1 from iteration 0; ReLU + He is healthy), the
 results-folder reader and the ``koubai diagnose`` command."""
 
+import csv
 import json
 
 import numpy as np
@@ -296,6 +297,30 @@ def test_diagnose_folder_judges_every_run(folder):
     gauss = only(results["g-sigmoid-gauss-[8,8,8,8]"], "vanishing_gradient")
     assert (gauss.layer, gauss.iteration) == ("hidden layer 1", 0)
     assert "vanishing_gradient" not in kinds(results["g-relu-he-[8,8,8,8]"])
+
+
+def test_a_diverged_run_is_a_non_finite_finding(tmp_path):
+    from conftest import make_blobs
+    from koubai.datasets import from_arrays
+    from koubai.experiments import parse_spec
+
+    spec = (
+        TINY.replace("lr = 0.5", "lr = 1000.0")
+        .replace("[8, 8, 8, 8]", "[32, 32, 32]")
+        .replace('["sigmoid", "relu"]', '["relu"]')
+    )
+    data = from_arrays(*make_blobs(), name="blobs", source="tests")
+    folder = run_experiment(parse_spec(spec), dataset=data, out_dir=tmp_path, figures=False).folder
+    with open(folder / "summary.csv", newline="") as fh:
+        status = {row["run"]: (row["status"], row["stopped_at"]) for row in csv.DictReader(fh)}
+    assert "diverged" in {s for s, _ in status.values()}
+    for run, findings in diagnose_folder(folder).items():
+        if status[run][0] == "diverged":
+            f = only(findings, "non_finite")
+            assert (f.layer, f.iteration) == ("loss", int(status[run][1]))
+            assert "diverged" in f.message()
+        else:
+            assert "non_finite" not in kinds(findings)
 
 
 def test_the_diagnose_command(folder, tmp_path):

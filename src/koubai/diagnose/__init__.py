@@ -70,7 +70,10 @@ __all__ = [
 
 def run_records(folder: str | os.PathLike) -> dict[str, dict]:
     """The diagnostics records of every run of a koubai results folder (run name → records),
-    read from ``runs/*/diagnostics.npz``; the one place that knows the folder's layout."""
+    read from ``runs/*/diagnostics.npz``; a run that ``summary.csv`` marks ``diverged`` gets
+    its non-finite event (the loss, at ``stopped_at``). The one place that knows the layout."""
+    import csv
+
     from koubai.training.probes import load_diagnostics
 
     folder = Path(folder)
@@ -79,9 +82,17 @@ def run_records(folder: str | os.PathLike) -> dict[str, dict]:
     paths = sorted(folder.glob("runs/*/diagnostics.npz"))
     if not paths and (folder / "diagnostics.npz").exists():
         paths = [folder / "diagnostics.npz"]  # a single run's folder, e.g. Monitor.report
-    return {
-        p.parent.name if p.parent != folder else folder.name: load_diagnostics(p) for p in paths
-    }
+    out = {p.parent.name if p.parent != folder else folder.name: load_diagnostics(p) for p in paths}
+    summary = folder / "summary.csv"
+    if summary.exists():
+        with open(summary, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                records = out.get(row.get("run", ""))
+                if records is not None and row.get("status") == "diverged":
+                    records["nonfinite_iteration"] = int(float(row.get("stopped_at") or 0))
+                    records["nonfinite_layer"] = "loss"
+                    records["nonfinite_detail"] = "the loss became NaN or inf: the run diverged"
+    return out
 
 
 def diagnose_folder(
