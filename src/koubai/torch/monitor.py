@@ -10,8 +10,9 @@ Where each number is read, and why there:
   hooks: those break on ``nn.ReLU(inplace=True)`` and ``x += f(x)``.
 
 Activation hooks exist only on sampled steps (``step % every == 0``): they are added after the
-step before and removed after the sampled step, so the other steps pay for two optimizer hooks
-and one cheap check that every gradient is finite. On the first non-finite gradient the monitor
+step before and removed after the sampled step, so the other steps pay for two optimizer hooks,
+the model's forward pre-hook that keeps its inputs, and one fused check that every gradient is
+finite. On the first non-finite gradient the monitor
 names the first module, in forward order, whose output went non-finite, by running the
 forward pass of that step once more on its inputs with checking hooks (random state and
 buffers put back); when every output was finite, the gradient went non-finite in the backward
