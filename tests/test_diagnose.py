@@ -294,9 +294,9 @@ def folder(tmp_path_factory):
 def test_diagnose_folder_judges_every_run(folder):
     results = diagnose_folder(folder)
     assert sorted(results) == sorted(p.name for p in (folder / "runs").iterdir())
-    gauss = only(results["g-sigmoid-gauss-[8,8,8,8]"], "vanishing_gradient")
+    gauss = only(results["g-sigmoid-gauss-8x8x8x8"], "vanishing_gradient")
     assert (gauss.layer, gauss.iteration) == ("hidden layer 1", 0)
-    assert "vanishing_gradient" not in kinds(results["g-relu-he-[8,8,8,8]"])
+    assert "vanishing_gradient" not in kinds(results["g-relu-he-8x8x8x8"])
 
 
 def test_a_diverged_run_is_a_non_finite_finding(tmp_path):
@@ -326,12 +326,12 @@ def test_a_diverged_run_is_a_non_finite_finding(tmp_path):
 def test_the_diagnose_command(folder, tmp_path):
     result = runner.invoke(app, ["diagnose", str(folder)])
     assert result.exit_code == 0, result.output
-    assert "g-sigmoid-gauss-[8,8,8,8]" in result.output
+    assert "g-sigmoid-gauss-8x8x8x8" in result.output
     assert "vanishing gradient — `hidden layer 1`" in result.output.replace("\n", "")
     result = runner.invoke(app, ["diagnose", str(folder), "--format", "json", "--lang", "ja"])
     data = json.loads(result.output)
-    assert data["g-sigmoid-gauss-[8,8,8,8]"][0]["kind"] == "vanishing_gradient"
-    assert "勾配消失" in data["g-sigmoid-gauss-[8,8,8,8]"][0]["message_ja"]
+    assert data["g-sigmoid-gauss-8x8x8x8"][0]["kind"] == "vanishing_gradient"
+    assert "勾配消失" in data["g-sigmoid-gauss-8x8x8x8"][0]["message_ja"]
     for args in (
         ["diagnose", str(tmp_path / "missing")],
         ["diagnose", str(folder), "--lang", "fr"],

@@ -291,7 +291,7 @@ def test_close_and_the_with_block_remove_every_hook(data):
 def test_bad_arguments_are_one_line_errors(data):
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(ConfigError, match="every must be at least 1"):
+    with pytest.raises(ConfigError, match="every must be a positive integer"):
         Monitor(model, opt, every=0)
     with pytest.raises(ConfigError, match="torch.nn.Module"):
         Monitor("net", opt)

@@ -165,6 +165,8 @@ class ResultsFolder:
     METRICS = "metrics.csv"
     MODEL = "model.npz"
     DIAGNOSTICS = "diagnostics.npz"
+    #: The diagnosis findings of a monitored PyTorch model (``koubai.torch.Monitor.report``).
+    FINDINGS = "findings.json"
     #: Per-run figures: the note's accuracy figure (PNG and SVG) and the diagnostics (PNG).
     RUN_FIGURES = ("accuracy", "gradient-flow", "activations", "saturation-updates")
     #: Per-group figures, ``<kind>-<group>.png|svg``.
@@ -330,6 +332,14 @@ class ResultsFolder:
         was drawn."""
         path = stem.with_suffix(suffix)
         return path if path.exists() else None
+
+    def run_diagnostics_paths(self) -> dict[str, Path]:
+        """Run name → its ``diagnostics.npz``, for the runs that recorded diagnostics; a
+        single-run folder (``Monitor.report``'s) has it at the top, named after the folder."""
+        paths = sorted(self.path.glob(f"{self.RUNS}/*/{self.DIAGNOSTICS}"))
+        if not paths and (self.path / self.DIAGNOSTICS).exists():
+            return {self.path.name: self.path / self.DIAGNOSTICS}
+        return {p.parent.name: p for p in paths}
 
     def groups(self) -> list[str]:
         """The groups of the experiment, in spec order."""

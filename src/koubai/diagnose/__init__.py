@@ -48,7 +48,6 @@ Rules and thresholds are in :mod:`koubai.diagnose.rules` (:class:`Thresholds`).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from koubai.checks import check_language
 from koubai.diagnose.finding import FIXES, KINDS, Finding
@@ -72,26 +71,19 @@ def run_records(folder: str | os.PathLike) -> dict[str, dict]:
     """The diagnostics records of every run of a koubai results folder (run name → records),
     read from ``runs/*/diagnostics.npz``; a run that ``summary.csv`` marks ``diverged`` gets
     its non-finite event (the loss, at ``stopped_at``). The one place that knows the layout."""
-    import csv
-
+    from koubai.results import ResultsFolder
     from koubai.training.probes import load_diagnostics
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ResultsError(f"{folder} is not a folder; expected a koubai results folder")
-    paths = sorted(folder.glob("runs/*/diagnostics.npz"))
-    if not paths and (folder / "diagnostics.npz").exists():
-        paths = [folder / "diagnostics.npz"]  # a single run's folder, e.g. Monitor.report
-    out = {p.parent.name if p.parent != folder else folder.name: load_diagnostics(p) for p in paths}
-    summary = folder / "summary.csv"
-    if summary.exists():
-        with open(summary, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                records = out.get(row.get("run", ""))
-                if records is not None and row.get("status") == "diverged":
-                    records["nonfinite_iteration"] = int(float(row.get("stopped_at") or 0))
-                    records["nonfinite_layer"] = "loss"
-                    records["nonfinite_detail"] = "the loss became NaN or inf: the run diverged"
+    folder = ResultsFolder(folder)
+    if not folder.path.is_dir():
+        raise ResultsError(f"{folder.path} does not exist; expected a koubai results folder")
+    out = {name: load_diagnostics(p) for name, p in folder.run_diagnostics_paths().items()}
+    for row in folder.read_summary():
+        records = out.get(row.get("run", ""))
+        if records is not None and row.get("status") == "diverged":
+            records["nonfinite_iteration"] = int(float(row.get("stopped_at") or 0))
+            records["nonfinite_layer"] = "loss"
+            records["nonfinite_detail"] = "the loss became NaN or inf: the run diverged"
     return out
 
 

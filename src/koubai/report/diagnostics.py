@@ -15,6 +15,8 @@ from koubai.report.figures import colors, labels, localize, new_figure
 
 
 def _layer_names(d: dict, lab: dict[str, str]) -> list[str]:
+    if "layer_names" in d:  # a PyTorch model's own names (koubai.torch.Monitor)
+        return [str(name) for name in d["layer_names"]]
     n = d["weight_grad_norm"].shape[1]
     return [lab["hidden"].format(k=k + 1) for k in range(n - 1)] + [lab["output"]]
 

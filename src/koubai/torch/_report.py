@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from koubai.results import ResultsFolder, atomic_write
 
 #: The figures of a monitored run: file stem -> (title, what it shows).
 FIGURES = {
@@ -28,30 +29,23 @@ FIGURES = {
 
 
 def draw_figures(records: dict, folder: Path, *, lang: str = "en") -> list[Path]:
-    """Draw the diagnostics figures of ``records`` into ``folder`` as PNG; return their paths.
-
-    The one place that calls :mod:`koubai.report.diagnostics` (its functions save to a path
-    stem today; when they return a ``Figure``, only this function changes).
-    """
+    """Draw the diagnostics figures of ``records`` into ``folder`` as PNG; return their paths."""
     from koubai.report.diagnostics import (
         plot_activation_histograms,
         plot_gradient_flow,
         plot_health,
     )
+    from koubai.report.figures import save_figure
 
     if len(records["iterations"]) == 0:
         return []
-    paths = plot_gradient_flow(records, folder / "gradient-flow", lang=lang)
+    plots = [("gradient-flow", plot_gradient_flow)]
     if records["act_hist"].shape[1] > 0:
-        paths += plot_activation_histograms(records, folder / "activations", lang=lang)
-        paths += plot_health(records, folder / "saturation-updates", lang=lang)
+        plots += [("activations", plot_activation_histograms), ("saturation-updates", plot_health)]
+    paths: list[Path] = []
+    for stem, plot in plots:
+        paths += save_figure(plot(records, lang=lang), folder / stem, ("png",))
     return paths
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _findings_html(findings, lang: str) -> str:
@@ -82,13 +76,11 @@ def write_monitor_report(monitor, folder: Path, *, lang: str = "en") -> Path:
     """Write the monitor's results folder; return the path of its ``report.html``."""
     folder.mkdir(parents=True, exist_ok=True)
     arrays = monitor.arrays()
-    tmp = folder / ".diagnostics.npz.tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, folder / "diagnostics.npz")
+    atomic_write(folder / ResultsFolder.DIAGNOSTICS, lambda fh: np.savez(fh, **arrays))
     records = monitor.records()
     findings = monitor.diagnose()
-    _atomic_write(
-        folder / "findings.json",
+    atomic_write(
+        folder / ResultsFolder.FINDINGS,
         json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=2),
     )
     paths = draw_figures(records, folder, lang=lang)
@@ -115,6 +107,4 @@ def write_monitor_report(monitor, folder: Path, *, lang: str = "en") -> Path:
         f"<title>koubai — diagnostics</title><style>{STYLE}</style></head>"
         f"<body>{''.join(parts)}</body></html>"
     )
-    path = folder / "report.html"
-    _atomic_write(path, page)
-    return path
+    return atomic_write(folder / ResultsFolder.REPORT, page)
