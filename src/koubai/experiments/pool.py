@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 #: Modules the fork server imports once, so that each worker starts in milliseconds.
-PRELOAD = ["numpy", "koubai.training", "koubai.experiments.runner"]
+PRELOAD = ["numpy", "koubai.training", "koubai.experiments.runner", "koubai.experiments.executors"]
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
