@@ -176,6 +176,10 @@ def aggregate_rows(rows: Iterable[dict[str, str]]) -> list[dict[str, object]]:
     )
 
 
+def _without_name(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "name"}
+
+
 def _float(text: str) -> float:
     try:
         return float(text)
@@ -470,9 +474,14 @@ class ResultsFolder:
 
     # -- writing ----------------------------------------------------------------------------------
     def write_spec(self, meta: dict[str, object], runs: Sequence[tuple[str, str, dict]]) -> Path:
-        """The resolved experiment: ``meta`` at the top, then one ``[[run]]`` table per run."""
+        """The resolved experiment: ``meta`` at the top, then one ``[[run]]`` table per run: its
+        ``name``, ``group`` and every configuration field (the configuration's own ``name``, the
+        label, is written as ``label``; :meth:`read_runs` reads it back)."""
         doc = dict(meta)
-        doc["run"] = [{"name": name, "group": group, **config} for name, group, config in runs]
+        doc["run"] = [
+            {"name": name, "group": group, "label": config.get("name", ""), **_without_name(config)}
+            for name, group, config in runs
+        ]
         return atomic_write(self._inside(self.SPEC), tomli_w.dumps(doc))
 
     def write_summary(self, rows: Sequence[dict[str, object]]) -> Path:
@@ -564,6 +573,18 @@ class ResultsFolder:
         if manifest is None or manifest.live_state() == "complete":
             return None
         return f"{manifest.completeness()} ({manifest.live_state()})"
+
+    def read_runs(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(name, group, configuration)`` of every run in ``spec.toml``, in run order."""
+        out = []
+        for entry in self.read_spec().get("run", []):
+            config = {k: v for k, v in entry.items() if k not in ("name", "group", "label")}
+            if "label" in entry:
+                config["name"] = entry["label"]
+            if not isinstance(entry.get("name"), str) or not isinstance(entry.get("group"), str):
+                raise ResultsError(f"{self.path}: a run in {self.SPEC} has no name or group")
+            out.append((entry["name"], entry["group"], config))
+        return out
 
     def _read_csv(self, path: Path) -> list[dict[str, str]]:
         if not path.exists():

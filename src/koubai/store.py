@@ -269,9 +269,8 @@ def _folder_rows(folder: ResultsFolder) -> tuple[list[dict[str, Any]], dict[str,
     states = {r["name"]: r for r in manifest.runs} if manifest else {}
     created = str(doc.get("created", ""))
     rows = []
-    for spec_run in doc.get("run", []):
-        config = {k: v for k, v in spec_run.items() if k not in ("name", "group")}
-        name, row = spec_run.get("name", ""), summary.get(spec_run.get("name", ""), {})
+    for name, group, config in folder.read_runs():
+        row = summary.get(name, {})
         entry = states.get(name, {})
         status = row.get("status") or entry.get("state") or "pending"
         if entry.get("state") in ("failed", "removed", "running"):
@@ -286,7 +285,7 @@ def _folder_rows(folder: ResultsFolder) -> tuple[list[dict[str, Any]], dict[str,
                 "folder": path,
                 "experiment": str(doc.get("name", "")),
                 "run": name,
-                "group": spec_run.get("group", ""),
+                "group": group,
                 "key": entry.get("key", ""),
                 "status": status,
                 "error": entry.get("error"),

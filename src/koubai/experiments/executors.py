@@ -123,8 +123,9 @@ def _interrupted(outcome) -> bool:
 _W: dict[str, Any] = {}
 
 
-def _worker_init(handle: dict, write, events, stop) -> None:
+def _worker_init(handle: dict, write, events, stop, experiment_pid: int) -> None:
     pools.die_with_parent()
+    pools.watch_experiment(experiment_pid)
     # The parent stops us through `stop`; a signal sent to the whole process group (Ctrl-C in
     # a terminal, `kill -TERM -PGID`) is the parent's to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -161,7 +162,7 @@ class _Pool:
             n_workers,
             mp_context=ctx,
             initializer=_worker_init,
-            initargs=(shared.handle, write, self.events, self.stop),
+            initargs=(shared.handle, write, self.events, self.stop, os.getpid()),
         )
 
     def drain(self) -> None:

@@ -209,8 +209,8 @@ def resume_experiment(
         raise ResultsError(f"{results.path} is being run by process {manifest.pid}")
     check_language(lang)
     _check_executor(executor, scheduler, workers)
-    runs = _runs_of(doc, results)
-    data = _load_data(dataset if dataset is not None else doc.get("dataset", "auto"))
+    runs = _runs_of(results)
+    data = _resume_data(dataset, str(doc.get("dataset", "auto")), results)
     _check_same_runs(runs, manifest, data.name, results)
     for run in runs:
         check_data(data, run.config)
@@ -334,16 +334,23 @@ def _meta(spec: Spec, protocol: str, data, groups) -> dict[str, object]:
 # -- resuming -----------------------------------------------------------------------------------
 
 
-def _runs_of(doc: dict, folder: ResultsFolder) -> list[RunSpec]:
-    runs = []
-    for entry in doc.get("run", []):
-        entry = dict(entry)
-        try:
-            name, group = entry.pop("name"), entry.pop("group")
-        except KeyError:
-            raise ResultsError(f"{folder.path}: a run in spec.toml has no name or group") from None
-        runs.append(RunSpec(group, name, TrainConfig.from_dict(entry, where=f"run {name!r}")))
-    return runs
+def _runs_of(folder: ResultsFolder) -> list[RunSpec]:
+    return [
+        RunSpec(group, name, TrainConfig.from_dict(config, where=f"run {name!r}"))
+        for name, group, config in folder.read_runs()
+    ]
+
+
+def _resume_data(dataset: Any, name: str, folder: ResultsFolder):
+    if dataset is not None:
+        return _load_data(dataset)
+    try:
+        return _load_data(name)
+    except KoubaiError as exc:
+        raise ConfigError(
+            f"cannot load dataset {name!r} that {folder.path} was run on ({exc}); "
+            "give it with --dataset"
+        ) from None
 
 
 def _check_same_runs(runs: list[RunSpec], manifest: Manifest, dataset: str, folder) -> None:
