@@ -29,16 +29,19 @@ FILE_NAME = "runs.sqlite"
 #: Columns a ``--where KEY=VALUE`` may name besides the configuration's fields.
 COLUMNS = ("experiment", "status", "dataset", "protocol", "group", "run", "key", "folder")
 
+SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
     folder TEXT PRIMARY KEY, name TEXT, title TEXT, state TEXT, planned INTEGER,
     done INTEGER, dataset TEXT, protocol TEXT, created TEXT, mtime REAL, pid INTEGER, host TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, folder TEXT NOT NULL, experiment TEXT, run TEXT, "group" TEXT,
+    id TEXT NOT NULL, folder TEXT NOT NULL, experiment TEXT, run TEXT NOT NULL, "group" TEXT,
     key TEXT, status TEXT, error TEXT, dataset TEXT, protocol TEXT, config TEXT,
-    final_train_acc REAL, final_test_acc REAL, stopped_at INTEGER, seconds REAL, created TEXT
+    final_train_acc REAL, final_test_acc REAL, stopped_at INTEGER, seconds REAL, created TEXT,
+    PRIMARY KEY (folder, run)
 );
+CREATE INDEX IF NOT EXISTS runs_id ON runs(id);
 CREATE INDEX IF NOT EXISTS runs_folder ON runs(folder);
 CREATE INDEX IF NOT EXISTS runs_key ON runs(key);
 CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment);
@@ -88,7 +91,12 @@ class Store:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # Another layout (an older koubai): the index is rebuilt from the folders.
+                self.db.executescript(
+                    "BEGIN IMMEDIATE; DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS experiments;"
+                    f"{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
         except (sqlite3.Error, OSError) as exc:
             raise ResultsError(f"cannot open the run store {self.path}: {exc}") from None
 
@@ -168,9 +176,13 @@ class Store:
             self.db.execute("DELETE FROM runs WHERE folder = ?", (str(folder),))
             self.db.execute("DELETE FROM experiments WHERE folder = ?", (str(folder),))
 
-    def forget_runs(self, ids: Sequence[str]) -> None:
+    def forget_runs(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Drop these runs (rows as :meth:`select` returns them) from the index."""
         with self.db:
-            self.db.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in ids])
+            self.db.executemany(
+                "DELETE FROM runs WHERE folder = ? AND run = ?",
+                [(r["folder"], r["run"]) for r in rows],
+            )
 
     # -- reading ------------------------------------------------------------------------------
     def _folders(self) -> list[str]:
@@ -212,8 +224,15 @@ class Store:
             raise ResultsError(f"cannot read the run store {self.path}: {exc}") from None
 
     def find(self, ref: str) -> dict[str, Any]:
-        """One run by id (``<folder name>/<run>``) or by a unique key prefix (6+ hex digits)."""
-        rows = [dict(r) for r in self.db.execute("SELECT * FROM runs WHERE id = ?", (ref,))]
+        """One run by id (``<folder name>/<run>``), by its path (``<folder>/<run>``) or by a
+        unique key prefix (6+ hex digits)."""
+        folder, _, run = str(Path(ref).resolve()).rpartition("/")
+        rows = [
+            dict(r)
+            for r in self.db.execute(
+                "SELECT * FROM runs WHERE id = ? OR (folder = ? AND run = ?)", (ref, folder, run)
+            )
+        ]
         if not rows and len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref):
             found = self.db.execute("SELECT * FROM runs WHERE key LIKE ?", (ref + "%",))
             rows = [dict(r) for r in found]
@@ -221,7 +240,9 @@ class Store:
             raise ConfigError(f"no run {ref!r} in the store; see koubai runs list")
         if len(rows) > 1:
             ids = ", ".join(r["id"] for r in rows[:5])
-            raise ConfigError(f"{ref!r} names {len(rows)} runs ({ids}…); give the full id")
+            raise ConfigError(
+                f"{ref!r} names {len(rows)} runs ({ids}…); give the run's path or a longer key"
+            )
         return rows[0]
 
     def count(self) -> int:

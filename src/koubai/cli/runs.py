@@ -41,8 +41,8 @@ def _select(store, refs, where, experiment, status=None) -> list[dict[str, Any]]
         rows += store.select(where or [], experiment=experiment, status=status)
     seen, out = set(), []
     for row in rows:
-        if row["id"] not in seen:
-            seen.add(row["id"])
+        if (row["folder"], row["run"]) not in seen:
+            seen.add((row["folder"], row["run"]))
             out.append(row)
     return out
 
@@ -201,7 +201,7 @@ def rm(
             typer.confirm(f"delete the files of {len(rows)} runs?", abort=True)
         if files:
             _delete_files(store, rows)
-        store.forget_runs([r["id"] for r in rows])
+        store.forget_runs(rows)
     console.print(f"removed {len(rows)} runs" + (" and their files" if files else ""))
 
 

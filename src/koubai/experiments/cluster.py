@@ -12,6 +12,7 @@ runs under way read at their next evaluation, and they end as ``interrupted``.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -81,7 +82,7 @@ def _client(workers: int | None, scheduler: str | None):
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
-        silence_logs="error",
+        silence_logs=logging.ERROR,
     )
     return Client(cluster), cluster
 
