@@ -137,8 +137,7 @@ def run_experiment(
         seeds: runs per configuration. Default: the spec's, else 1 (course) or 3 (careful).
         overrides: TrainConfig fields set on every run (e.g. ``{"iterations": 200}``).
         out_dir: the parent folder; the experiment writes ``<out_dir>/<name>-<time>/``.
-        workers: parallel processes (Dask: workers of the LocalCluster). Default: one per core,
-            at most one per run.
+        workers: parallel processes (Dask: LocalCluster workers). Default: one per core, ≤ runs.
         lang: figure labels, ``"en"`` or ``"ja"``.
         figures: draw the figures (False writes only the data: faster for large sweeps).
         on_event: progress callback (see :data:`Event`).
@@ -146,8 +145,7 @@ def run_experiment(
         scheduler: with ``executor="dask"``, the address of a running scheduler
             (``"tcp://host:8786"``). Default: None, a ``LocalCluster`` is started.
 
-    Returns:
-        An :class:`ExperimentResult` (``status``: finished, failed or interrupted).
+    Returns: an :class:`ExperimentResult` (``status``: finished, failed or interrupted).
     """
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
