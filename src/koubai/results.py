@@ -290,6 +290,12 @@ class Manifest:
             return "interrupted"
         return self.state
 
+    def claim(self) -> None:
+        """This process runs the experiment now (a resume): state ``running``, one more
+        attempt, this process's id and host."""
+        self.state, self.attempts = "running", self.attempts + 1
+        self.pid, self.host, self.updated = os.getpid(), _host(), _now()
+
     def finish(self, interrupted: bool) -> str:
         """The final state after the runner stopped: interrupted, failed or complete."""
         if interrupted or any(r["state"] in ("pending", "running") for r in self.runs):

@@ -324,3 +324,6 @@ def report(
     from koubai.report.html import write_report
 
     console.print(f"report: {write_report(folder)}", highlight=False, soft_wrap=True)
+    incomplete = ResultsFolder.open(folder).completeness()
+    if incomplete:
+        console.print(f"incomplete: {incomplete}", highlight=False, soft_wrap=True)

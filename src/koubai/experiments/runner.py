@@ -214,9 +214,10 @@ def resume_experiment(
         check_data(data, run.config)
     name = str(doc.get("name", manifest.experiment))
     result = _result(name, str(doc.get("title", name)), results, manifest.protocol, data, len(runs))
-    result.runs = [(r, _stored_run(results, r)) for r in runs if _is_done(manifest, r.name)]
-    manifest.state, manifest.attempts = "running", manifest.attempts + 1
-    manifest.pid, manifest.host = new_manifest(name, "", "", []).pid, manifest.host
+    rows = {row["run"]: row for row in results.read_summary()}
+    done = [r for r in runs if manifest.run(r.name)["state"] in DONE_STATES]
+    result.runs = [(r, _stored_run(results, r, rows, data.name)) for r in done]
+    manifest.claim()
     groups = [(g["name"], g["title"]) for g in doc.get("groups", [])] or [
         (g, g) for g in results.groups()
     ]
@@ -366,13 +367,12 @@ def _is_done(manifest: Manifest, name: str) -> bool:
     return manifest.run(name)["state"] in (*DONE_STATES, "removed")
 
 
-def _stored_run(folder: ResultsFolder, run: RunSpec) -> RunResult:
+def _stored_run(folder: ResultsFolder, run: RunSpec, rows: dict, dataset: str) -> RunResult:
     """A finished run read back from its files (for the summaries and the group figures)."""
     import numpy as np
 
     from koubai.io import load_mlp
 
-    rows = {row["run"]: row for row in folder.read_summary()}
     row = rows.get(run.name)
     if row is None:
         raise ResultsError(f"{folder.path}: run {run.name!r} is done but not in summary.csv")
@@ -389,7 +389,7 @@ def _stored_run(folder: ResultsFolder, run: RunSpec) -> RunResult:
         stopped_at=int(row["stopped_at"]),
         seconds=float(row["seconds"]),
         net=load_mlp(folder.run_dir(run.name) / folder.MODEL),
-        dataset=str(folder.read_spec().get("dataset", "")),
+        dataset=dataset,
     )
 
 
