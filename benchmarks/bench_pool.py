@@ -138,6 +138,7 @@ def main(argv=None) -> None:
     p.add_argument("--dataset", default="mnist-5k")
     p.add_argument("--no-dask", action="store_true")
     p.add_argument("--store-runs", type=int, default=10_000)
+    p.add_argument("--no-grid", action="store_true", help="only the run store")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.iterations = 1, args.iterations or 500
@@ -150,12 +151,13 @@ def main(argv=None) -> None:
         os.environ["KOUBAI_HOME"] = str(Path(tmp) / "grid-home")
         samples: dict[str, list[float]] = {}
         loads = []
-        for r in range(args.repeats):
+        for r in range(0 if args.no_grid else args.repeats):
             loads.append(os.getloadavg()[0])
             print(f"repeat {r + 1}/{args.repeats} (load average {loads[-1]:.1f})", file=sys.stderr)
             for name, t in _grid(args, data, Path(tmp) / f"r{r}").items():
                 samples.setdefault(name, []).append(t)
-        _report(samples, loads, args.workers)
+        if samples:
+            _report(samples, loads, args.workers)
         store = _store(args.store_runs, data, Path(tmp))
     print("\n| run store | value |\n|---|---|")
     for k, v in store.items():

@@ -203,6 +203,29 @@ class Store:
         """Runs matching every ``KEY=VALUE`` of ``where`` (a column of :data:`COLUMNS` or a
         configuration field; values read as TOML, so ``lr=0.1``, ``batchnorm=true``), newest
         experiment first, then in run order."""
+        sql, args = self._query("SELECT *", where, experiment, status)
+        sql += " ORDER BY created DESC, folder DESC, rowid"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            return [dict(r) for r in self.db.execute(sql, args)]
+        except sqlite3.Error as exc:
+            raise ResultsError(f"cannot read the run store {self.path}: {exc}") from None
+
+    def count(
+        self, where: Sequence[str] = (), *, experiment: str | None = None, status: str | None = None
+    ) -> int:
+        """How many runs :meth:`select` would return."""
+        sql, args = self._query("SELECT COUNT(*)", where, experiment, status)
+        return self.db.execute(sql, args).fetchone()[0]
+
+    def incomplete(self) -> list[dict[str, Any]]:
+        """Every indexed experiment that is not complete."""
+        found = self.db.execute("SELECT * FROM experiments WHERE state != 'complete'")
+        return [dict(r) for r in found]
+
+    @staticmethod
+    def _query(head: str, where, experiment, status) -> tuple[str, list[Any]]:
         clauses, args = [], []
         for item in where:
             clause, value = _where(item)
@@ -214,14 +237,7 @@ class Store:
         if status is not None:
             clauses.append("status = ?")
             args.append(status)
-        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        sql += " ORDER BY created DESC, folder DESC, rowid"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        try:
-            return [dict(r) for r in self.db.execute(sql, args)]
-        except sqlite3.Error as exc:
-            raise ResultsError(f"cannot read the run store {self.path}: {exc}") from None
+        return f"{head} FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
     def find(self, ref: str) -> dict[str, Any]:
         """One run by id (``<folder name>/<run>``), by its path (``<folder>/<run>``) or by a
@@ -244,9 +260,6 @@ class Store:
                 f"{ref!r} names {len(rows)} runs ({ids}…); give the run's path or a longer key"
             )
         return rows[0]
-
-    def count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
 
 def _where(item: str) -> tuple[str, Any]:

@@ -49,19 +49,19 @@ def _select(store, refs, where, experiment, status=None) -> list[dict[str, Any]]
 
 def _incomplete(store, rows) -> list[str]:
     """``folder: 6 of 12 runs (interrupted)`` for every incomplete experiment among ``rows``."""
-    lines = []
-    for folder in dict.fromkeys(r["folder"] for r in rows):
-        exp = store.experiment(folder)
-        if exp and exp["state"] != "complete":
-            lines.append(
-                f"{Path(folder).name}: {exp['done']} of {exp['planned']} runs ({exp['state']})"
-            )
-    return lines
+    folders = {r["folder"] for r in rows}
+    return [
+        f"{Path(e['folder']).name}: {e['done']} of {e['planned']} runs ({e['state']})"
+        for e in store.incomplete()
+        if e["folder"] in folders
+    ]
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, column: str = "") -> str:
     if value is None:
         return ""
+    if column == "seconds":
+        return f"{value:.1f}"
     if isinstance(value, float):
         return f"{value:.4f}" if value < 10 else f"{value:.1f}"
     return str(value)
@@ -81,7 +81,8 @@ def list_(
 
     check_choice(fmt, "format", ("table", "csv", "json"))
     with _store() as store:
-        rows = store.select(where or [], experiment=experiment, status=status)
+        shown = limit if fmt == "table" and limit > 0 else None
+        rows = store.select(where or [], experiment=experiment, status=status, limit=shown)
         if fmt == "json":
             typer.echo(json.dumps([{**r, "config": json.loads(r["config"])} for r in rows]))
         elif fmt == "csv":
@@ -90,19 +91,29 @@ def list_(
             writer.writerow([*fields, "config"])
             writer.writerows([[r[k] for k in fields] + [r["config"]] for r in rows])
         else:
-            _print_table(rows, limit)
+            total = store.count(where or [], experiment=experiment, status=status)
+            _print_table(rows, total)
             for line in _incomplete(store, rows):
                 console.print(f"incomplete: {line}", highlight=False, soft_wrap=True)
 
 
-def _print_table(rows: list[dict[str, Any]], limit: int) -> None:
-    shown = rows if limit <= 0 else rows[:limit]
-    table = Table(title=f"{len(rows)} runs" + (f" (first {len(shown)})" if shown != rows else ""))
-    for col in LIST_COLUMNS:
-        table.add_column(col, justify="left" if col in ("id", "status") else "right")
-    for r in shown:
-        table.add_row(*(_fmt(r[c]) for c in LIST_COLUMNS))
-    console.print(table)
+def _print_table(rows: list[dict[str, Any]], total: int) -> None:
+    """Plain aligned columns: as fast for 10,000 rows as for 10 (a Rich table takes ~2 ms a
+    row)."""
+    more = f" (the newest {len(rows)}; --limit 0 shows all)" if len(rows) < total else ""
+    cells = [list(LIST_COLUMNS)] + [[_fmt(r[c], c) for c in LIST_COLUMNS] for r in rows]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(LIST_COLUMNS))]
+    lines = [f"{total} runs{more}"]
+    for n, row in enumerate(cells):
+        lines.append(
+            "  ".join(
+                cell.ljust(w) if k < 2 else cell.rjust(w)
+                for k, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    typer.echo("\n".join(lines))
 
 
 @runs_app.command()
