@@ -147,6 +147,7 @@ def test_wrong_checksum_is_a_clear_error_and_leaves_no_file(fake_mnist, monkeypa
     assert "train-images-idx3-ubyte.gz" in message
     assert "checksum mismatch" in message and server.url("good") in message
     assert "mnist-5k" in message and "\n" not in message
+    assert "offline?" not in message  # the mirror answered: the network is not the problem
     assert _cached_files(cache) == []  # no partial or temporary file left behind
 
 
@@ -178,6 +179,7 @@ def test_every_mirror_404_names_file_and_mirrors(fake_mnist):
     with pytest.raises(DownloadError, match=r"'train-images-idx3-ubyte\.gz'.*HTTP 404") as info:
         datasets.fetch("mnist", mirrors=[server.url("missing")])
     assert server.url("missing") in str(info.value)
+    assert "offline?" not in str(info.value)  # a server answered 404: we are online
     assert _cached_files(cache) == []
 
 
@@ -190,7 +192,7 @@ def test_server_down_fails_fast_and_clearly(fake_mnist):
     assert time.perf_counter() - start < 5
     message = str(info.value)
     assert all(m in message for m in mirrors)
-    assert "cannot connect" in message and "mnist-5k" in message
+    assert "cannot connect" in message and "mnist-5k" in message and "offline?" in message
     assert _cached_files(cache) == []
 
 

@@ -7,6 +7,8 @@ naming the argument (``what``), the value it got and what is valid.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -26,10 +28,11 @@ def _is_int(value: Any) -> bool:
 
 def check_int(value: Any, what: str, *, minimum: int = 0, maximum: int | None = None) -> int:
     """A whole number in ``[minimum, maximum]`` (``True`` and ``2.5`` are refused)."""
-    ok = _is_int(value) and value >= minimum and (maximum is None or value <= maximum)
-    if not ok:
+    if not _is_int(value):
+        raise ConfigError(f"{what} must be a whole number, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        upper = f" and <= {maximum:,}" if maximum is not None else ""
+        upper = f" and at most {maximum:,}" if maximum is not None else ""
         raise ConfigError(f"{what} must be {kind}{upper}, got {value!r}")
     return int(value)
 
@@ -40,7 +43,9 @@ def check_number(
     """A finite real number (``"0.1"`` and ``True`` are refused), ``> 0`` or ``>= minimum``."""
     bound = " > 0" if positive else f" >= {minimum:g}" if minimum is not None else ""
     is_number = isinstance(value, int | float | np.integer | np.floating)
-    if isinstance(value, bool) or not is_number or not math.isfinite(value):
+    if isinstance(value, bool) or not is_number:
+        raise ConfigError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value):
         raise ConfigError(f"{what} must be a finite number{bound}, got {value!r}")
     if (positive and value <= 0) or (minimum is not None and value < minimum):
         raise ConfigError(f"{what} must be a finite number{bound}, got {value!r}")
@@ -77,3 +82,88 @@ def check_choice(value: Any, what: str, valid) -> str:
     if not isinstance(value, str) or value not in valid:
         raise ConfigError(f"unknown {what} {value!r}; choose one of {sorted(valid)}")
     return value
+
+
+def check_numeric_dtype(dtype: Any, what: str = "dtype") -> np.dtype:
+    """A float or integer NumPy dtype (a name, a type or a ``np.dtype``) as a ``np.dtype``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ConfigError(f"{what} {dtype!r} is not a NumPy dtype") from None
+    if dt.kind not in "fiu":
+        raise ConfigError(f"{what} must be a float or integer type, got {dt.name!r}")
+    return dt
+
+
+# -- names that become folder and file names ---------------------------------------------------
+
+#: Longest name, in characters and in UTF-8 bytes (a folder name may hold 255 bytes; the rest is
+#: room for a time stamp or a suffix).
+MAX_NAME_CHARS = 100
+MAX_NAME_BYTES = 200
+#: Characters a name may hold besides letters and digits (any script: 実験 is a name). Nothing
+#: here is special to a file system or to bash/zsh word splitting, globbing or expansion.
+NAME_PUNCTUATION = "-_.+@"
+
+
+def _name_char_ok(ch: str) -> bool:
+    return ch.isalnum() or ch in NAME_PUNCTUATION
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` (NFC) cannot be a folder name, or None when it can."""
+    if not name:
+        return "it is empty"
+    if len(name) > MAX_NAME_CHARS or len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"it is longer than {MAX_NAME_CHARS} characters ({MAX_NAME_BYTES} UTF-8 bytes)"
+    bad = next((ch for ch in name if not _name_char_ok(ch)), None)
+    if bad is not None:
+        if bad in "/\\":
+            return f"it contains a path separator {bad!r}"
+        if not bad.isprintable():
+            return f"it contains the control character {bad!r}"
+        return f"it contains {bad!r}"
+    if ".." in name:
+        return "it contains '..'"
+    if name[0] in "-.":
+        return f"it starts with {name[0]!r}"
+    return None
+
+
+def check_name(value: Any, what: str = "name") -> str:
+    """A name that is safe as one folder or file name: letters and digits of any script and
+    ``- _ . + @``; not starting with ``-`` or ``.``, no ``..``, at most :data:`MAX_NAME_CHARS`
+    characters. So it cannot leave the results folder (no ``/``, ``..`` or absolute path) and
+    needs no quoting in a shell (no spaces, ``* ? [ ] { } ~ $ ! ; & | < > ' " \\`` or backquote).
+
+    Returns the name in Unicode NFC form (the form macOS and Linux agree on).
+    """
+    if not isinstance(value, str):
+        raise ConfigError(f"{what} must be a string, got {value!r}")
+    name = unicodedata.normalize("NFC", value)
+    problem = _name_problem(name)
+    if problem is not None:
+        raise ConfigError(
+            f"{what} {value!r} cannot be a folder name: {problem}; use letters, digits "
+            f"and {' '.join(NAME_PUNCTUATION)} (e.g. {safe_name(value)!r})"
+        )
+    return name
+
+
+def safe_name(text: Any, default: str = "run") -> str:
+    """``text`` turned into a name that :func:`check_name` accepts: every run of other
+    characters becomes one ``-``, leading ``-``/``.`` and ``..`` go, and the result is cut to
+    :data:`MAX_NAME_CHARS` characters. ``"sigmoid-gauss-bn-[40,20]"`` becomes
+    ``"sigmoid-gauss-bn-40-20"``; ``"../../x"`` becomes ``"x"``; ``"実験 1"`` becomes ``"実験-1"``.
+    An empty result gives ``default``.
+    """
+    name = unicodedata.normalize("NFC", str(text))
+    name = "".join(ch if _name_char_ok(ch) else "-" for ch in name)
+    name = re.sub(r"\.{2,}", ".", name)
+    name = re.sub(r"-{2,}", "-", name)
+    name = name.lstrip("-.").rstrip("-")
+    name = name[:MAX_NAME_CHARS]
+    while len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        name = name[:-1]
+    name = name.rstrip("-")
+    return name if name and _name_problem(name) is None else default

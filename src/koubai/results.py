@@ -37,6 +37,7 @@ from typing import IO, Any
 import numpy as np
 import tomli_w
 
+from koubai.checks import check_name
 from koubai.errors import ConfigError, ResultsError
 
 SUMMARY_COLUMNS = [
@@ -369,20 +370,6 @@ def new_manifest(experiment: str, dataset: str, protocol: str, runs: Sequence[tu
     )
 
 
-def check_component(name: str, what: str = "name") -> str:
-    """A name that is one plain path component: not empty, no separator, not ``.``/``..``, no
-    control character. (Names in specs are checked more strictly where they are read.)"""
-    bad = (
-        not isinstance(name, str)
-        or name in ("", ".", "..")
-        or any(sep in name for sep in ("/", "\\"))
-        or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)
-    )
-    if bad:
-        raise ConfigError(f"{what} {name!r} cannot be a folder or file name")
-    return name
-
-
 class ResultsFolder:
     """An experiment's results folder: every file name, column and figure stem, and the only
     code that writes or reads them.
@@ -415,7 +402,7 @@ class ResultsFolder:
     @classmethod
     def create(cls, parent: str | os.PathLike, name: str) -> ResultsFolder:
         """A new folder ``<parent>/<name>-<time>`` (``-2``, ``-3``… when taken)."""
-        check_component(name, "experiment name")
+        check_name(name, "experiment name")
         parent = Path(parent)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         try:
@@ -461,7 +448,7 @@ class ResultsFolder:
 
     def run_dir(self, run: str, *, create: bool = False) -> Path:
         """The folder of run ``run``."""
-        folder = self._inside(self.RUNS, check_component(run, "run name"))
+        folder = self._inside(self.RUNS, check_name(run, "run name"))
         if create:
             folder.mkdir(parents=True, exist_ok=True)
         return folder
@@ -476,7 +463,7 @@ class ResultsFolder:
         """The stem (no suffix) of one of a group's :data:`GROUP_FIGURES`."""
         if kind not in self.GROUP_FIGURES:
             raise ConfigError(f"unknown group figure {kind!r}; choose one of {self.GROUP_FIGURES}")
-        return self._inside(f"{kind}-{check_component(group, 'group name')}")
+        return self._inside(f"{kind}-{check_name(group, 'group name')}")
 
     # -- writing ----------------------------------------------------------------------------------
     def write_spec(self, meta: dict[str, object], runs: Sequence[tuple[str, str, dict]]) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from koubai.cli._app import app, console, user_errors
@@ -42,13 +43,14 @@ def datasets_list(ctx: typer.Context) -> None:
             f"{info.n_test:,}",
             "×".join(str(d) for d in info.image_shape),
             here,
-            info.description,
+            escape(info.description),
         )
     console.print(table)
     for info in infos:
-        console.print(f"[dim]{info.name}: {info.where}[/]", highlight=False, soft_wrap=True)
+        # Paths come from the user (KOUBAI_DATA_DIR): never read as Rich markup.
+        console.print(f"[dim]{info.name}: {escape(info.where)}[/]", highlight=False, soft_wrap=True)
     console.print(
-        f"[dim]cache: {data_dir()} (set KOUBAI_DATA_DIR to move it); "
+        f"[dim]cache: {escape(str(data_dir()))} (set KOUBAI_DATA_DIR to move it); "
         "'auto' = mnist when cached or downloadable, else mnist-5k[/]",
         highlight=False,
     )
@@ -82,7 +84,7 @@ def datasets_fetch(
         raise ConfigError(f"--mirror applies to downloaded datasets only, not to {name!r}")
     paths = fetch(name, **options)
     for role, path in paths.items():
-        console.print(f"{role}: {path}", highlight=False, soft_wrap=True)
+        console.print(f"{role}: {escape(str(path))}", highlight=False, soft_wrap=True)
 
 
 app.add_typer(datasets_app, name="datasets")

@@ -37,7 +37,11 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 
 class RunProgress:
-    """Rich progress bars fed by the runner's events: one per running run, one overall."""
+    """Rich progress bars fed by the runner's events: one per running run, one overall.
+
+    Nothing is drawn before the first run starts, so a validation error (raised before any
+    run) is never preceded by a bar.
+    """
 
     def __init__(self, total: int) -> None:
         self.progress = Progress(
@@ -49,17 +53,21 @@ class RunProgress:
             console=err_console,
             transient=False,
         )
-        self.overall = self.progress.add_task("runs", total=total, info="")
+        self.total = total
+        self.overall: int | None = None
         self.tasks: dict[int, int] = {}
 
     def __enter__(self) -> RunProgress:
-        self.progress.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
+        if self.overall is not None:
+            self.progress.__exit__(*exc)
 
     def __call__(self, kind: str, index: int, payload: Any) -> None:
+        if self.overall is None:  # the first event: the runs have passed every check
+            self.progress.__enter__()
+            self.overall = self.progress.add_task("runs", total=self.total, info="")
         if kind == "start":
             self.tasks[index] = self.progress.add_task(
                 f"  {payload.name}", total=payload.config.iterations, info=""
@@ -125,7 +133,8 @@ def _run_and_report(spec, *, resume: Path | None = None, **kwargs) -> None:
         with RunProgress(len(manifest.todo()) if manifest else 0) as progress:
             result = resume_experiment(resume, on_event=progress, **kwargs)
     else:
-        total = len(spec.resolve(**{k: kwargs.get(k) for k in ("protocol", "seeds", "overrides")}))
+        keys = ("protocol", "seeds", "overrides", "max_runs")
+        total = len(spec.resolve(**{k: kwargs.get(k) for k in keys}))
         with RunProgress(total) as progress:
             result = run_experiment(spec, on_event=progress, **kwargs)
     print_summary(result)
@@ -171,6 +180,9 @@ def run(
     ),
     lang: str = typer.Option("en", help="Figure labels: en or ja."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the figures."),
+    max_runs: int | None = typer.Option(
+        None, help="Refuse an experiment of more runs. Default: 10,000 (KOUBAI_MAX_RUNS)."
+    ),
     resume: Path | None = typer.Option(
         None, "--resume", help="Finish an interrupted or failed experiment's FOLDER."
     ),
@@ -192,7 +204,7 @@ def run(
     specs = [load_spec(name) for name in names]  # every name checked before any work
     overrides = parse_overrides(set_)
     for spec in specs:
-        spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides)
+        spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     data = load(dataset)
     for spec in specs:
         _run_and_report(
@@ -205,6 +217,7 @@ def run(
             workers=workers,
             lang=lang,
             figures=figures,
+            max_runs=max_runs,
             **cluster,
         )
 

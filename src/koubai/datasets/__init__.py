@@ -23,9 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import DTypeLike
 
-from koubai.datasets._dataset import Dataset, _check_dtype, check_seed, from_arrays, prepare
+from koubai._npz import read_npz
+from koubai.checks import check_seed  # noqa: F401  (koubai.datasets.check_seed, kept importable)
+from koubai.datasets._dataset import (
+    PREPARATION_FIELDS,
+    Dataset,
+    Preparation,
+    from_arrays,
+    prepare,
+    split_options,
+)
 from koubai.datasets._download import DATA_DIR_ENV, data_dir, reachable
 from koubai.datasets.idx import read_idx, read_idx_pair, write_idx
 from koubai.datasets.sources import SOURCES, IdxSource, Source
@@ -36,6 +44,7 @@ __all__ = [
     "SOURCES",
     "Dataset",
     "DatasetInfo",
+    "Preparation",
     "available",
     "data_dir",
     "default_dataset_name",
@@ -191,44 +200,21 @@ def default_dataset_name(
     return "mnist"
 
 
-def _load_npz(path: Path, pixel_max: float | None = None, n_classes: int | None = None, **kw):
-    if not path.is_file():
+def _load_npz(path: Path, prep: Preparation, **options: Any) -> Dataset:
+    if not path.is_file() and not path.exists():
         raise DatasetError(f"dataset file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in NPZ_KEYS if k not in npz.files]
-            if missing:
-                raise DatasetError(
-                    f"{path}: missing arrays {missing}; an .npz dataset needs {list(NPZ_KEYS)}, "
-                    f"found {sorted(npz.files)}"
-                )
-            arrays = [npz[k] for k in NPZ_KEYS]
-    except DatasetError:
-        raise
-    except (ValueError, OSError, EOFError) as exc:
-        # Object arrays (pickles) are refused: ValueError "Object arrays cannot be loaded ...".
-        raise DatasetError(f"{path}: cannot read as .npz without pickle ({exc})") from None
+    arrays = read_npz(path, error=DatasetError, what="dataset", keys=NPZ_KEYS)
     return from_arrays(
-        *arrays,
+        *(arrays[k] for k in NPZ_KEYS),
         name=path.stem,
         source=f"{path} (user .npz)",
-        pixel_max=pixel_max,
-        n_classes=n_classes,
-        **kw,
+        prep=prep,
+        **options,
     )
 
 
 def load(
-    name: str | os.PathLike = "auto",
-    *,
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot: bool = False,
-    dtype: DTypeLike = np.float32,
-    subsample: int | None = None,
-    test_subsample: int | None = None,
-    seed: int = 0,
-    **source_options: Any,
+    name: str | os.PathLike = "auto", *, prep: Preparation | None = None, **options: Any
 ) -> Dataset:
     """Load a dataset as a :class:`Dataset` of train/test arrays.
 
@@ -236,16 +222,20 @@ def load(
         name: "mnist", "fashion-mnist", "mnist-5k", "digits", "auto" (mnist if cached or quickly
             downloadable, else mnist-5k), or a path to an .npz file holding ``x_train, y_train,
             x_test, y_test`` (read without pickle). Default: "auto".
-        normalize: scale pixels to [0, 1]; False keeps the raw values (0..255). Default: True.
-        flatten: rows of H*W features; False keeps ``(N, H, W)`` images. Default: True.
-        one_hot: one-hot labels in ``dtype``; False gives int64 class indices. Default: False.
-        dtype: dtype of the inputs (and of one-hot labels); an integer dtype needs
-            ``normalize=False``. Default: float32.
-        subsample: keep a seeded, stratified sample of this many training examples.
-            Default: None (all).
-        test_subsample: the same for the test set. Default: None (the whole test set).
-        seed: seed of the train/test split (mnist-5k, digits) and of the subsamples. Default: 0.
-        **source_options: passed to the source: ``mirrors``, ``timeout`` (mnist, fashion-mnist,
+        prep: how to prepare the arrays, a :class:`Preparation`. Default: None (its defaults).
+        **options: :class:`Preparation` fields (they win over ``prep``):
+
+            - ``normalize``: scale pixels to [0, 1]; False keeps the raw values. Default: True.
+            - ``flatten``: rows of H*W features; False keeps ``(N, H, W)``. Default: True.
+            - ``one_hot``: one-hot labels in ``dtype``, not int64 indices. Default: False.
+            - ``dtype``: dtype of the inputs; an integer dtype needs ``normalize=False``.
+              Default: float32.
+            - ``subsample`` / ``test_subsample``: keep a seeded, stratified sample of this many
+              training / test examples. Default: None (all).
+            - ``seed``: seed of the train/test split (mnist-5k, digits) and of the subsamples.
+              Default: 0.
+
+            and the source's own options: ``mirrors``, ``timeout`` (mnist, fashion-mnist,
             auto); ``n_test`` (mnist-5k, digits); ``pixel_max``, ``n_classes`` (.npz files).
 
     Returns:
@@ -255,40 +245,33 @@ def load(
         ConfigError: unknown name (the message lists the valid ones) or invalid option.
         DatasetError: the files are missing, corrupt or inconsistent.
         DownloadError: a download failed on every mirror (not for "auto", which falls back).
+        ResourceLimitError: a file declares more data than the memory limit allows.
 
     Shape:
         x ``(N, 784)`` or ``(N, 28, 28)`` for MNIST-like data; y ``(N,)`` or ``(N, 10)``.
     """
     target = _resolve(name)
-    _check_dtype(dtype, normalize)
-    seed = check_seed(seed)
-    opts = {
-        "normalize": normalize,
-        "flatten": flatten,
-        "one_hot": one_hot,
-        "dtype": dtype,
-        "subsample": subsample,
-        "test_subsample": test_subsample,
-        "seed": seed,
-    }
+    prep_options, source_options = split_options(options)
+    p = Preparation.of(prep, **prep_options)
     if target is None:  # "auto"
         SOURCES["mnist"].check_options(source_options)
         if default_dataset_name(**source_options) == "mnist":
             try:
-                return load("mnist", **opts, **source_options)
+                return load("mnist", prep=p, **source_options)
             except DatasetError as exc:
                 log.info("MNIST unusable (%s); using %s", exc, FALLBACK)
-        return load(FALLBACK, **opts)
+        return load(FALLBACK, prep=p)
     if isinstance(target, Path):
         allowed = {"pixel_max", "n_classes"}
         unknown = sorted(set(source_options) - allowed)
         if unknown:
             raise ConfigError(
-                f".npz datasets take no option {unknown[0]!r}; valid options: {sorted(allowed)}"
+                f".npz datasets take no option {unknown[0]!r}; valid options: "
+                f"{sorted(allowed)} and {list(PREPARATION_FIELDS)}"
             )
-        return _load_npz(target, **source_options, **opts)
+        return _load_npz(target, p, **source_options)
     src = target
     src.check_options(source_options)
-    split_seq = np.random.SeedSequence(seed).spawn(3)[0]  # 1 and 2: the subsamples (prepare)
+    split_seq = np.random.SeedSequence(p.seed).spawn(3)[0]  # 1 and 2: the subsamples (prepare)
     raw = src.load_raw(np.random.default_rng(split_seq), **source_options)
-    return prepare(raw, name=src.name, **opts)
+    return prepare(raw, name=src.name, prep=p)

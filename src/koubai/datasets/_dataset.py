@@ -3,6 +3,7 @@ subsample), also offered for the user's own arrays through :func:`from_arrays`."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -10,10 +11,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from koubai import limits
+from koubai.checks import check_numeric_dtype, check_seed
 from koubai.datasets._sampling import stratified_choice
 from koubai.errors import ConfigError, DatasetError
 
-__all__ = ["Dataset", "RawData", "from_arrays", "prepare"]
+__all__ = ["Dataset", "Preparation", "RawData", "from_arrays", "prepare"]
+
+#: Labels shown when some are wrong.
+SHOW_LABELS = 5
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -114,73 +120,122 @@ def _check_count(value: Any, what: str, upper: int) -> int | None:
     """Validate an optional subsample size: None or an int in [1, upper]."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{what} must be a whole number or None, got {value!r}")
     if not 1 <= value <= upper:
         raise ConfigError(f"{what}={value} is out of range; choose 1 to {upper} (or None for all)")
     return int(value)
 
 
-def check_seed(seed: Any) -> int:
-    """Validate a seed: a non-negative int."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+@dataclass(frozen=True)
+class Preparation:
+    """How a dataset's arrays are prepared: the options :func:`~koubai.datasets.load`,
+    :func:`prepare` and :func:`from_arrays` share, checked once, here.
+
+    Each of those functions also takes these fields as keyword arguments
+    (``load("mnist-5k", subsample=500)``), or a whole ``prep=Preparation(...)``.
+
+    Args:
+        normalize: scale pixels to [0, 1]; False keeps the raw values (0..255). Default: True.
+        flatten: rows of H*W features; False keeps ``(N, H, W)`` images. Default: True.
+        one_hot: one-hot labels in ``dtype``; False gives int64 class indices. Default: False.
+        dtype: dtype of the inputs (and of one-hot labels); an integer dtype needs
+            ``normalize=False``. Default: float32.
+        subsample: keep a seeded, stratified sample of this many training examples.
+            Default: None (all).
+        test_subsample: the same for the test set. Default: None (the whole test set).
+        seed: seed of the train/test split (mnist-5k, digits) and of the subsamples. Default: 0.
+
+    Raises:
+        ConfigError: a value of the wrong type, a seed < 0, an unknown dtype, or an integer
+            dtype with ``normalize=True``.
+    """
+
+    normalize: bool = True
+    flatten: bool = True
+    one_hot: bool = False
+    dtype: DTypeLike = np.float32
+    subsample: int | None = None
+    test_subsample: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("normalize", "flatten", "one_hot"):
+            if not isinstance(getattr(self, key), bool | np.bool_):
+                raise ConfigError(f"{key} must be True or False, got {getattr(self, key)!r}")
+        dt = check_numeric_dtype(self.dtype)
+        if self.normalize and dt.kind != "f":
+            raise ConfigError(
+                f"normalize=True scales pixels to [0, 1] and needs a float dtype, got "
+                f"{dt.name!r}; pass normalize=False for raw values"
+            )
+        object.__setattr__(self, "dtype", dt)
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        for key in ("subsample", "test_subsample"):
+            value = getattr(self, key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | np.integer)
+            ):
+                raise ConfigError(f"{key} must be a whole number or None, got {value!r}")
+
+    @classmethod
+    def of(cls, prep: Preparation | None = None, /, **options: Any) -> Preparation:
+        """``prep`` (or the defaults) with ``options`` applied; an unknown option is a
+        :class:`ConfigError` listing the valid ones."""
+        unknown = sorted(set(options) - set(PREPARATION_FIELDS))
+        if unknown:
+            raise ConfigError(
+                f"unknown option {unknown[0]!r}; valid options: {list(PREPARATION_FIELDS)}"
+            )
+        if prep is None:
+            return cls(**options)
+        if not isinstance(prep, Preparation):
+            raise ConfigError(f"prep must be a Preparation, got {prep!r}")
+        return dataclasses.replace(prep, **options) if options else prep
 
 
-def _check_dtype(dtype: DTypeLike, normalize: bool) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ConfigError(f"dtype {dtype!r} is not a NumPy dtype") from None
-    if dt.kind not in "fiu":
-        raise ConfigError(f"dtype must be a float or integer type, got {dt.name!r}")
-    if normalize and dt.kind != "f":
-        raise ConfigError(
-            f"normalize=True scales pixels to [0, 1] and needs a float dtype, got {dt.name!r}; "
-            "pass normalize=False for raw values"
-        )
-    return dt
+#: The names of :class:`Preparation`'s fields: the shared keyword options.
+PREPARATION_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Preparation))
 
 
-def prepare(
-    raw: RawData,
-    *,
-    name: str,
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot: bool = False,
-    dtype: DTypeLike = np.float32,
-    subsample: int | None = None,
-    test_subsample: int | None = None,
-    seed: int = 0,
-) -> Dataset:
+def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``options`` split into (preparation options, the rest)."""
+    prep = {k: v for k, v in options.items() if k in PREPARATION_FIELDS}
+    rest = {k: v for k, v in options.items() if k not in PREPARATION_FIELDS}
+    return prep, rest
+
+
+def prepare(raw: RawData, *, name: str, prep: Preparation | None = None, **options: Any) -> Dataset:
     """Scale, shape, encode and subsample a source's raw arrays into a :class:`Dataset`.
+
+    Args:
+        raw: the source's arrays (consumed, see below).
+        name: the dataset's name.
+        prep: a :class:`Preparation`. Default: None (its defaults).
+        **options: :class:`Preparation` fields, e.g. ``subsample=500``; they win over ``prep``.
 
     The subsample draws use their own random streams derived from ``seed`` (independent of any
     train/test split the source made with the same seed). ``raw`` is consumed: each split's raw
     images are released once converted, so the peak memory is the float data plus one split's
     raw images (not both splits in both forms: 30 MB less for MNIST in float32).
     """
+    p = Preparation.of(prep, **options)
     if raw.x_train is None or raw.x_test is None:
         raise ValueError("this RawData was prepared already: prepare() consumes its images")
-    dt = _check_dtype(dtype, normalize)
-    seed = check_seed(seed)
-    subsample = _check_count(subsample, "subsample", len(raw.x_train))
-    test_subsample = _check_count(test_subsample, "test_subsample", len(raw.x_test))
+    dt = p.dtype
+    subsample = _check_count(p.subsample, "subsample", len(raw.x_train))
+    test_subsample = _check_count(p.test_subsample, "test_subsample", len(raw.x_test))
     # Stream 0 is the source's split stream (see koubai.datasets.load); 1 and 2 are ours.
-    _, sub_seq, test_seq = np.random.SeedSequence(seed).spawn(3)
+    _, sub_seq, test_seq = np.random.SeedSequence(p.seed).spawn(3)
 
     def part(x: np.ndarray, y: np.ndarray, k: int | None, seq) -> tuple[np.ndarray, np.ndarray]:
         if k is not None:
             idx = stratified_choice(y, k, np.random.default_rng(seq))
             x, y = x[idx], y[idx]
-        x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), *raw.image_shape)
+        x = x.reshape(len(x), -1) if p.flatten else x.reshape(len(x), *raw.image_shape)
         x = x.astype(dt, copy=True)
-        if normalize and raw.pixel_max is not None:
+        if p.normalize and raw.pixel_max is not None:
             x /= dt.type(raw.pixel_max)
         y = y.astype(np.int64, copy=True)
-        if one_hot:
+        if p.one_hot:
             y = np.eye(raw.n_classes, dtype=dt)[y]
         return x, y
 
@@ -201,7 +256,13 @@ def prepare(
     )
 
 
+def _first(values: np.ndarray) -> str:
+    shown = [int(v) for v in values[:SHOW_LABELS]]
+    return f"{shown}{' ...' if len(values) > SHOW_LABELS else ''}"
+
+
 def _check_labels(y: Any, what: str, n: int, n_classes: int | None) -> np.ndarray:
+    """1-D whole-number labels, none negative, all below ``n_classes`` when it is given."""
     y = np.asarray(y)
     if y.ndim != 1:
         hint = f" (one-hot? pass {what}.argmax(axis=1))" if y.ndim == 2 else ""
@@ -209,17 +270,59 @@ def _check_labels(y: Any, what: str, n: int, n_classes: int | None) -> np.ndarra
     if len(y) != n:
         raise DatasetError(f"{what} has {len(y)} labels but its images number {n}")
     if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise DatasetError(f"{what} must hold whole-number class indices, got {y.dtype.name}")
+        whole = np.isfinite(y) & (y == np.round(y))
+        if not whole.all():
+            bad = y[~whole]
+            raise DatasetError(
+                f"{what} must hold whole-number class indices; {len(bad):,} of {len(y):,} are "
+                f"not, first {[float(v) for v in bad[:SHOW_LABELS]]}"
+            )
+        if len(y) and np.abs(y).max() >= 2**62:
+            raise DatasetError(f"{what} holds label {y[np.abs(y).argmax()]:g}, far too large")
+        y = y.astype(np.int64)
     elif y.dtype.kind not in "iu":
         raise DatasetError(f"{what} must hold integer class indices, got dtype {y.dtype.name!r}")
     if len(y) and y.min() < 0:
-        raise DatasetError(f"{what} holds a negative label {int(y.min())}; labels are 0..C-1")
-    if n_classes is not None and len(y) and y.max() >= n_classes:
+        bad = y[y < 0]
         raise DatasetError(
-            f"{what} holds label {int(y.max())} but n_classes={n_classes} (labels are 0..C-1)"
+            f"{what} holds a negative label {int(y.min())} ({len(bad):,} negative labels, "
+            f"first {_first(bad)}); labels are 0..C-1"
+        )
+    if n_classes is not None and len(y) and y.max() >= n_classes:
+        bad = y[y >= n_classes]
+        raise DatasetError(
+            f"{what} holds {len(bad):,} labels outside 0..{n_classes - 1}, first {_first(bad)} "
+            f"(largest label {int(y.max())} but n_classes={n_classes}; labels are 0..C-1)"
         )
     return y.astype(np.int64)
+
+
+def _infer_classes(ys: list[np.ndarray], whats: tuple[str, ...]) -> int:
+    """C for labels given without ``n_classes``: one more than the largest label, unless most of
+    the classes 0..C-1 would have no example, the mark of a stray label (255 among 0..9 would
+    make 246 empty classes of 256): then an error that counts the labels beyond the first gap
+    and shows the first few. No array as large as the largest label is ever made."""
+    present = np.unique(np.concatenate(ys))
+    if len(present) == 0:
+        raise DatasetError("no labels: the dataset is empty")
+    k = int(present[-1]) + 1
+    empty = k - len(present)
+    if empty > len(present):
+        gaps = np.nonzero(present != np.arange(len(present)))[0]
+        first_gap = int(gaps[0])  # classes 0..first_gap-1 all have examples
+        counts = [(what, y[y >= first_gap]) for what, y in zip(whats, ys, strict=True)]
+        n_bad = sum(len(bad) for _, bad in counts)
+        what, bad = next((w, b) for w, b in counts if len(b))
+        raise DatasetError(
+            f"labels must be 0..C-1: they reach {k - 1}, but only {len(present):,} of those "
+            f"{k:,} classes have examples; {n_bad:,} labels lie outside 0..{max(first_gap - 1, 0)}"
+            f" ({what}: first {_first(bad)}); fix them, or pass n_classes={k} if they are "
+            "real classes"
+        )
+    if len(present) < 2:
+        raise DatasetError(f"the labels hold only class {int(present[0])}; a classifier needs 2+")
+    limits.check_count(k, "the dataset's labels", name="classes")
+    return k
 
 
 def _check_images(x: Any, what: str) -> np.ndarray:
@@ -246,13 +349,8 @@ def from_arrays(
     n_classes: int | None = None,
     class_names: tuple[str, ...] | None = None,
     pixel_max: float | None = None,
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot: bool = False,
-    dtype: DTypeLike = np.float32,
-    subsample: int | None = None,
-    test_subsample: int | None = None,
-    seed: int = 0,
+    prep: Preparation | None = None,
+    **options: Any,
 ) -> Dataset:
     """Wrap the user's own arrays as a :class:`Dataset`, after checking them.
 
@@ -263,17 +361,14 @@ def from_arrays(
         y_test: test labels.
         name: the dataset's name. Default: "arrays".
         source: where the arrays came from, for people. Default: "user arrays".
-        n_classes: C. Default: None (one more than the largest label).
+        n_classes: C. Default: None: the labels must then be exactly 0..C-1, each class with
+            an example (one stray label 255 among 0..9 is an error, not 256 classes).
         class_names: one name per class. Default: None.
         pixel_max: the value meaning full intensity, divided out when ``normalize``. Default:
             None (255 for integer images; float images must already lie in [0, 1]).
-        normalize: scale pixels to [0, 1]. Default: True.
-        flatten: return ``(N, D)`` rows rather than images. Default: True.
-        one_hot: one-hot labels in ``dtype`` instead of int64 indices. Default: False.
-        dtype: dtype of the inputs (and one-hot labels). Default: float32.
-        subsample: keep a seeded stratified sample of this many training examples. Default: None.
-        test_subsample: the same for the test set. Default: None (the whole test set).
-        seed: seed of the subsample draws. Default: 0.
+        prep: a :class:`Preparation`. Default: None (its defaults).
+        **options: :class:`Preparation` fields: ``normalize``, ``flatten``, ``one_hot``,
+            ``dtype``, ``subsample``, ``test_subsample``, ``seed``.
 
     Raises:
         DatasetError: shapes, labels or values are inconsistent (the message says which).
@@ -283,25 +378,30 @@ def from_arrays(
         x ``(N, D)`` or ``(N, H, W)``; a 2-D input whose D is a perfect square (784) is taken as
         square images (28×28) for ``flatten=False``. y ``(N,)``.
     """
+    p = Preparation.of(prep, **options)
     xs = [_check_images(x_train, "x_train"), _check_images(x_test, "x_test")]
     if xs[0].shape[1:] != xs[1].shape[1:]:
         raise DatasetError(
             f"x_train images have shape {xs[0].shape[1:]} but x_test images {xs[1].shape[1:]}"
         )
-    if n_classes is not None and (isinstance(n_classes, bool) or n_classes < 1):
-        raise ConfigError(f"n_classes must be a positive integer, got {n_classes!r}")
+    if n_classes is not None:
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer):
+            raise ConfigError(f"n_classes must be a whole number >= 2, got {n_classes!r}")
+        if n_classes < 2:
+            raise ConfigError(f"n_classes must be at least 2 (a classifier), got {n_classes!r}")
+        limits.check_count(int(n_classes), "n_classes", name="classes")
     ys = [
         _check_labels(y_train, "y_train", len(xs[0]), n_classes),
         _check_labels(y_test, "y_test", len(xs[1]), n_classes),
     ]
     if n_classes is None:
-        n_classes = int(max(ys[0].max(), ys[1].max())) + 1
+        n_classes = _infer_classes(ys, ("y_train", "y_test"))
     if class_names is not None and len(class_names) != n_classes:
         raise ConfigError(f"class_names has {len(class_names)} names for {n_classes} classes")
     image_shape = xs[0].shape[1:]
     if len(image_shape) == 1 and math.isqrt(image_shape[0]) ** 2 == image_shape[0]:
         image_shape = (math.isqrt(image_shape[0]),) * 2
-    if normalize:
+    if p.normalize:
         if pixel_max is None:
             pixel_max = 255.0 if xs[0].dtype.kind in "iu" else None
         hi = 1.0 if pixel_max is None else float(pixel_max)
@@ -325,14 +425,4 @@ def from_arrays(
         pixel_max=pixel_max,
         class_names=tuple(class_names) if class_names is not None else None,
     )
-    return prepare(
-        raw,
-        name=name,
-        normalize=normalize,
-        flatten=flatten,
-        one_hot=one_hot,
-        dtype=dtype,
-        subsample=subsample,
-        test_subsample=test_subsample,
-        seed=seed,
-    )
+    return prepare(raw, name=name, prep=p)

@@ -8,6 +8,7 @@ file whose checksum matches is used without any network access.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import socket
@@ -26,6 +27,9 @@ DATA_DIR_ENV = "KOUBAI_DATA_DIR"
 CONNECT_TIMEOUT = 4.0
 READ_TIMEOUT = 60.0
 OFFLINE_HINT = "offline? use the bundled subset: --dataset mnist-5k"
+OTHER_MIRROR_HINT = (
+    "nothing was kept; try another mirror (--mirror URL), or the bundled subset: --dataset mnist-5k"
+)
 
 
 def data_dir() -> Path:
@@ -106,14 +110,21 @@ def download(
         timeout: seconds to wait for a connection. Default: 4.
 
     Raises:
-        DownloadError: no mirror delivered a file with the right checksum. The one-line message
-            names the file, each mirror with its reason, and a hint.
+        DownloadError: no mirror delivered a file with the right checksum, or the cache cannot
+            be written. The one-line message names the file, each mirror with its reason, and a
+            hint: "offline?" only when every mirror failed to answer; a read-only cache or a
+            full disk names the folder or file instead.
     """
     import pooch
     import requests
 
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(_cache_error(exc, folder, fname)) from None
     downloader = pooch.HTTPDownloader(progressbar=False, timeout=(timeout, READ_TIMEOUT))
     failures = []
+    network_only = True
     with _quiet_pooch():
         for base in mirrors:
             try:
@@ -125,11 +136,34 @@ def download(
                     downloader=downloader if base.startswith("http") else None,
                 )
                 return Path(path)
-            except (requests.RequestException, ValueError, OSError) as exc:
+            except requests.RequestException as exc:
+                if not isinstance(exc, requests.ConnectionError | requests.Timeout):
+                    network_only = False  # the server answered (HTTP 404...): we are online
                 failures.append(f"{base} ({_reason(exc)})")
+            except OSError as exc:  # the cache, not the network: the next mirror won't help
+                raise DownloadError(_cache_error(exc, folder, fname)) from None
+            except ValueError as exc:
+                network_only = False
+                failures.append(f"{base} ({_reason(exc)})")
+    hint = OFFLINE_HINT if network_only else OTHER_MIRROR_HINT
     raise DownloadError(
-        f"could not download {fname!r} (MD5 {md5}) from any mirror: {'; '.join(failures)}"
-        f" — {OFFLINE_HINT}"
+        f"could not download {fname!r} (MD5 {md5}) from any mirror: {'; '.join(failures)} — {hint}"
+    )
+
+
+def _cache_error(exc: OSError, folder: Path, fname: str) -> str:
+    """One line for a failure to write the cache: which file or folder, and what to do."""
+    where = exc.filename or folder / fname
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the device while writing {where}; free some space"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"cannot write to the dataset cache {where} ({exc.strerror}); set {DATA_DIR_ENV} "
+            "to a writable folder"
+        )
+    return (
+        f"cannot write {where} in the dataset cache: {exc.strerror or exc}; set {DATA_DIR_ENV} "
+        "to a writable folder"
     )
 
 

@@ -15,13 +15,16 @@ returns a silently wrong array.
 from __future__ import annotations
 
 import gzip as _gzip
+import math
 import os
+import stat
 import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from koubai import limits
 from koubai.errors import ConfigError, DatasetError
 
 __all__ = ["IDX_DTYPES", "read_idx", "read_idx_pair", "write_idx"]
@@ -39,24 +42,59 @@ _CODE_OF = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it is gzip data."""
+#: Deflate cannot expand data more than about 1032-fold: a gzip file of ``n`` bytes holds at
+#: most ``1032 * n`` bytes (a declared size beyond that is a truncated file, known unread).
+GZIP_MAX_RATIO = 1032
+
+
+def _open_checked(path: Path):
     try:
-        raw = path.read_bytes()
+        info = path.stat()
     except FileNotFoundError:
         raise DatasetError(f"IDX file not found: {path}") from None
-    except IsADirectoryError:
-        raise DatasetError(f"expected an IDX file, got a directory: {path}") from None
-    if raw[:2] != _GZIP_MAGIC:
-        return raw
-    try:
-        return _gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise DatasetError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read IDX file {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DatasetError(f"expected an IDX file, got a directory: {path}")
+    if not stat.S_ISREG(info.st_mode):
+        raise DatasetError(f"expected an IDX file, got something that is not a file: {path}")
+    return info.st_size
+
+
+def _header(stream, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """The element type, shape and header length, read from the start of ``stream``."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise DatasetError(f"{path}: not an IDX file: {len(head)} bytes, shorter than the header")
+    zero0, zero1, code, ndim = head
+    if zero0 != 0 or zero1 != 0:
+        raise DatasetError(
+            f"{path}: not an IDX file: bad magic number {head.hex()} "
+            "(an IDX file starts with two zero bytes)"
+        )
+    if code not in IDX_DTYPES:
+        valid = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
+        raise DatasetError(f"{path}: unknown IDX type code 0x{code:02X}; valid codes: {valid}")
+    if ndim == 0:
+        raise DatasetError(f"{path}: IDX header announces 0 dimensions (need at least 1)")
+    header_len = 4 + 4 * ndim
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise DatasetError(
+            f"{path}: truncated IDX header: {ndim} dimensions need {header_len} bytes, "
+            f"the file has {4 + len(dims)}"
+        )
+    shape = tuple(int.from_bytes(dims[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
+    return IDX_DTYPES[code], shape, header_len
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (plain or gzip-compressed) into a native-endian array.
+
+    The header is read first; the data size it declares is computed with Python integers and
+    compared with what the file can hold (its size, or 1032 times it for gzip) and with the
+    memory limit (:mod:`koubai.limits`) before the data is read, and gzip data is decompressed
+    only up to the declared size plus one byte: a small file cannot make koubai allocate much.
 
     Args:
         path: the file, e.g. ``train-images-idx3-ubyte.gz``.
@@ -67,46 +105,54 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises:
         DatasetError: the file is missing, its magic number is invalid, or its data is shorter or
             longer than its dimensions announce. The message names the file.
+        ResourceLimitError: the declared data is larger than the memory limit.
 
     Shape:
         ``(d0, d1, ..., d_{ndim-1})`` as written in the header, e.g. ``(60000, 28, 28)``.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise DatasetError(f"{path}: not an IDX file: {len(data)} bytes, shorter than the header")
-    zero0, zero1, code, ndim = data[0], data[1], data[2], data[3]
-    if zero0 != 0 or zero1 != 0:
-        raise DatasetError(
-            f"{path}: not an IDX file: bad magic number {data[:4].hex()} "
-            "(an IDX file starts with two zero bytes)"
+    file_size = _open_checked(path)
+    try:
+        with open(path, "rb") as fh:
+            compressed = fh.read(2) == _GZIP_MAGIC
+            fh.seek(0)
+            stream = _gzip.GzipFile(fileobj=fh, mode="rb") if compressed else fh
+            return _read_stream(stream, path, file_size, compressed)
+    except (EOFError, zlib.error, _gzip.BadGzipFile) as exc:
+        raise DatasetError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read IDX file {path}: {exc.strerror or exc}") from None
+
+
+def _read_stream(stream, path: Path, file_size: int, compressed: bool) -> np.ndarray:
+    dtype, shape, header_len = _header(stream, path)
+    name = dtype.newbyteorder("=").name
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: (2**31, 2**31, 4) is exact
+    room = file_size * GZIP_MAX_RATIO if compressed else file_size - header_len
+    if expected > room:
+        holds = (
+            f"a gzip file of {file_size} bytes holds at most {room}"
+            if compressed
+            else (f"the file has {room}")
         )
-    if code not in IDX_DTYPES:
-        valid = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise DatasetError(f"{path}: unknown IDX type code 0x{code:02X}; valid codes: {valid}")
-    if ndim == 0:
-        raise DatasetError(f"{path}: IDX header announces 0 dimensions (need at least 1)")
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
         raise DatasetError(
-            f"{path}: truncated IDX header: {ndim} dimensions need {header_len} bytes, "
-            f"the file has {len(data)}"
+            f"{path}: truncated IDX data: shape {shape} of {name} needs {expected} bytes "
+            f"after the header, {holds}"
         )
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(data) - header_len
-    if actual < expected:
+    limits.check_bytes(expected, f"IDX file {path} (shape {shape} of {name})")
+    data = stream.read(expected + 1)
+    if len(data) < expected:
         raise DatasetError(
-            f"{path}: truncated IDX data: shape {shape} of {dtype.newbyteorder('=').name} needs "
-            f"{expected} bytes after the header, the file has {actual}"
+            f"{path}: truncated IDX data: shape {shape} of {name} needs "
+            f"{expected} bytes after the header, the file has {len(data)}"
         )
-    if actual > expected:
+    if len(data) > expected:
+        extra = f"{room - expected} " if not compressed else ""
         raise DatasetError(
-            f"{path}: {actual - expected} unexpected trailing bytes after the IDX data "
-            f"(shape {shape} of {dtype.newbyteorder('=').name} needs {expected} bytes)"
+            f"{path}: {extra}unexpected trailing bytes after the IDX data "
+            f"(shape {shape} of {name} needs {expected} bytes)"
         )
-    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 

@@ -6,8 +6,11 @@ can fetch its files (downloading when it must) and hand over raw arrays for prep
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -141,10 +144,51 @@ class IdxSource(Source):
         return None
 
     def cached_paths(self) -> dict[str, Path] | None:
-        """The four files in the cache when all are there (checksums are checked on load)."""
+        """The four files in the cache when all are there *and verified* (see
+        :meth:`cache_problem`); else None. No network."""
         folder = self.cache_folder()
         paths = {role: folder / f.fname for role, f in self.files.items()}
-        return paths if all(p.is_file() for p in paths.values()) else None
+        if not all(p.is_file() for p in paths.values()):
+            return None
+        return paths if self.cache_problem() is None else None
+
+    def marker_path(self) -> Path:
+        """Where the verified MD5s of the cached files are remembered (next to the folder)."""
+        return _download.data_dir() / f".{self.name}{VERIFIED_SUFFIX}"
+
+    def cache_problem(self) -> str | None:
+        """Why the cached files cannot be used ("absent", or a file that fails its MD5), or
+        None when all four are there with their published MD5.
+
+        The MD5 of a file is computed once and remembered, with the file's size and
+        modification time, in ``data_dir()/.<name>.verified.json``; a file whose size or time
+        has changed since is checked again. So listing the datasets stays fast and never
+        calls a corrupt file "cached".
+        """
+        folder = self.cache_folder()
+        marker_path = self.marker_path()
+        marker = _read_marker(marker_path)
+        changed = False
+        for f in self.files.values():
+            path = folder / f.fname
+            try:
+                st = path.stat()
+            except OSError:
+                return "absent"
+            key = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": f.md5}
+            if marker.get(f.fname) == key:
+                continue
+            try:
+                digest = _md5(path)
+            except OSError as exc:
+                return f"{path} cannot be read ({exc.strerror or exc})"
+            if digest != f.md5:
+                return f"{path} fails its MD5 check (corrupt or incomplete)"
+            marker[f.fname] = key
+            changed = True
+        if changed:
+            _write_marker(marker_path, marker)
+        return None
 
     def mirror_urls(self, mirrors: str | Sequence[str] | None = None) -> tuple[str, ...]:
         """The mirrors that would be tried, in order (see the class docstring)."""
@@ -157,8 +201,11 @@ class IdxSource(Source):
         installed = self.installed_paths()
         if installed is not None:
             return f"installed: {installed[1]} ({Path(installed[0]['train_images']).parent})"
-        if self.cached_paths() is not None:
+        problem = self.cache_problem()  # one MD5 pass at most, then remembered
+        if problem is None:
             return f"cached: {self.cache_folder()}"
+        if problem != "absent":
+            return f"download: {problem}; it will be downloaded again"
         try:
             first = self.mirror_urls()[0]
         except ConfigError as exc:  # a bad $KOUBAI_..._MIRRORS must not break listing
@@ -182,6 +229,7 @@ class IdxSource(Source):
             role: _download.download(f.fname, f.md5, folder, urls, timeout=float(timeout))
             for role, f in self.files.items()
         }
+        self.cache_problem()  # every file is verified now: remember it in the marker
         return paths, f"{folder} (IDX files, MD5-verified; mirrors: {', '.join(urls)})"
 
     def fetch(self, **options: Any) -> dict[str, Path]:
@@ -215,6 +263,37 @@ class IdxSource(Source):
             pixel_max=255.0,
             class_names=self.class_names,
         )
+
+
+VERIFIED_SUFFIX = ".verified.json"
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_marker(path: Path) -> dict[str, Any]:
+    """The remembered verifications of a cache folder (empty when absent or unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.loads(fh.read(1 << 16))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_marker(path: Path, marker: dict[str, Any]) -> None:
+    """Remember verifications, atomically; a read-only cache just is not remembered."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(marker, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _package_file(package: str, *parts: str) -> Path | None:

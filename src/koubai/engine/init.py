@@ -65,7 +65,8 @@ class Initializer:
         shape = (fan_in, fan_out)
         a = self.scale(fan_in, fan_out, std)
         if self.distribution == "normal":
-            return (rng.standard_normal(shape) * a).astype(dtype, copy=False)
+            with np.errstate(over="ignore"):  # a huge gauss std: inf weights, a run that diverges
+                return (rng.standard_normal(shape) * a).astype(dtype, copy=False)
         if self.distribution == "uniform":
             return rng.uniform(-a, a, size=shape).astype(dtype, copy=False)
         return np.zeros(shape, dtype=dtype)

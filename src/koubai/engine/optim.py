@@ -13,10 +13,14 @@ Nesterov is a different approximation, and its default epsilons are 1e-7.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import numpy as np
+
+from koubai.errors import ConfigError
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
@@ -225,8 +229,44 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def make_optimizer(name: str, lr: float, **kwargs) -> Optimizer:
-    """Build the optimizer called ``name`` (see :data:`OPTIMIZERS`) with learning rate ``lr``."""
+def optimizer_arguments(name: str) -> list[str]:
+    """The keyword arguments the optimizer ``name`` takes besides ``lr``, read from its
+    constructor: ``optimizer_arguments("adam") == ["beta1", "beta2", "eps"]``."""
+    cls = _optimizer_class(name)
+    params = inspect.signature(cls.__init__).parameters
+    return [p for p in params if p not in ("self", "lr")]
+
+
+def check_optimizer_args(name: str, args: Mapping[str, Any]) -> dict[str, float]:
+    """``args`` checked against the real constructor of the optimizer ``name``: each key one
+    of its parameters, each value a number. Raises :class:`ConfigError` listing the valid keys.
+    (The values' ranges are checked by the constructor itself.)"""
+    valid = optimizer_arguments(name)
+    if not isinstance(args, Mapping):
+        raise ConfigError(f"optimizer_args must be a table such as {{momentum = 0.9}}: {args!r}")
+    for key, value in args.items():
+        if key not in valid:
+            raise ConfigError(
+                f"optimizer {name!r} takes no argument {key!r}; valid optimizer_args: "
+                f"{valid or 'none'}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"optimizer_args.{key} must be a number, got {value!r}")
+    return dict(args)
+
+
+def _optimizer_class(name: str) -> type[Optimizer]:
     if not isinstance(name, str) or name.lower() not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
-    return OPTIMIZERS[name.lower()](lr, **kwargs)
+        raise ConfigError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name.lower()]
+
+
+def make_optimizer(name: str, lr: float, **kwargs) -> Optimizer:
+    """Build the optimizer called ``name`` (see :data:`OPTIMIZERS`) with learning rate ``lr``.
+
+    Raises:
+        ConfigError: unknown name, or an argument the optimizer does not take (the message
+            lists the valid ones). ValueError: a value out of range.
+    """
+    check_optimizer_args(name, kwargs)
+    return _optimizer_class(name)(lr, **kwargs)

@@ -29,6 +29,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from koubai import limits
 from koubai.checks import check_choice, check_int, check_language
 from koubai.errors import ConfigError, KoubaiError, ResultsError
 from koubai.experiments import executors
@@ -126,6 +129,7 @@ def run_experiment(
     on_event: Event | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    max_runs: int | None = None,
 ) -> ExperimentResult:
     """Run every run of an experiment and write its results folder.
 
@@ -144,6 +148,8 @@ def run_experiment(
         executor: ``"local"`` (this machine's processes) or ``"dask"`` (needs ``koubai[dask]``).
         scheduler: with ``executor="dask"``, the address of a running scheduler
             (``"tcp://host:8786"``). Default: None, a ``LocalCluster`` is started.
+        max_runs: refuse an experiment of more runs (counted before any grid is expanded).
+            Default: the ``runs`` limit of :mod:`koubai.limits` (10,000).
 
     Returns: an :class:`ExperimentResult` (``status``: finished, failed or interrupted).
     """
@@ -151,11 +157,10 @@ def run_experiment(
         spec = load_spec(spec)
     protocol = check_protocol(protocol or spec.protocol or "course")
     check_language(lang)
-    runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides)
+    runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     _check_executor(executor, scheduler, workers)
     data = _load_data(dataset)
-    for run in runs:  # every run checked against the data before the folder exists
-        check_data(data, run.config)
+    _check_runs(runs, data)
     folder = ResultsFolder.create(out_dir, spec.name)
     configs = [(r.name, r.group, r.config.to_dict()) for r in runs]
     groups = [(g.name, g.title) for g in spec.groups]
@@ -210,8 +215,7 @@ def resume_experiment(
     runs = _runs_of(results)
     data = _resume_data(dataset, str(doc.get("dataset", "auto")), results)
     _check_same_runs(runs, manifest, data.name, results)
-    for run in runs:
-        check_data(data, run.config)
+    _check_runs(runs, data)
     name = str(doc.get("name", manifest.experiment))
     result = _result(name, str(doc.get("title", name)), results, manifest.protocol, data, len(runs))
     rows = {row["run"]: row for row in results.read_summary()}
@@ -316,7 +320,22 @@ def _result(name, title, folder: ResultsFolder, protocol, data, planned) -> Expe
     )
 
 
+def _check_runs(runs: list[RunSpec], data) -> None:
+    """Every run against the data (shapes, batch sizes, the memory it needs) before the
+    folder exists: a run that cannot start never leaves a half-made folder behind."""
+    n_classes = getattr(data, "n_classes", None) or 10
+    seen = set()
+    for run in runs:
+        check_data(data, run.config)
+        c = run.config
+        key = (c.hidden_sizes, c.batch_size, c.dtype, c.optimizer, c.batchnorm)
+        if key not in seen:
+            seen.add(key)
+            limits.check_config_memory(c, np.shape(data.x_train)[1], n_classes)
+
+
 def _meta(spec: Spec, protocol: str, data, groups) -> dict[str, object]:
+
     return {
         "name": spec.name,
         "title": spec.title,

@@ -18,17 +18,29 @@ A run's configuration is, from weakest to strongest: TrainConfig's defaults,
 :data:`EXPERIMENT_DEFAULTS` (diagnostics on), the protocol, the
 spec's ``[base]``, the group's ``set``, the grid point or ``runs`` entry, and the user's
 ``--set`` overrides; then one run per seed.
+
+Names become folder names: the experiment's, each group's and each run's ``name`` must pass
+:func:`koubai.checks.check_name` (no ``/``, ``..``, spaces or shell wildcards; 実験 is fine);
+derived run names are made safe with :func:`koubai.checks.safe_name`. The number of runs is
+counted before any grid is expanded and refused above the ``runs`` limit
+(:mod:`koubai.limits`), and so is each network's training memory and the spec file's size.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from koubai import limits
+from koubai.checks import check_name, safe_name
+from koubai.engine.optim import OPTIMIZERS, check_optimizer_args
 from koubai.errors import ConfigError
 from koubai.training.config import TrainConfig
 
@@ -80,21 +92,51 @@ class Spec:
     source: str = ""
     text: str = field(default="", repr=False)
 
+    def count(self, seeds: int = 1) -> int:
+        """The number of runs with ``seeds`` seeds, without building any configuration."""
+        return sum(len(g.points) for g in self.groups) * seeds
+
     def resolve(
         self,
         *,
         protocol: str | None = None,
         seeds: int | None = None,
         overrides: dict[str, Any] | None = None,
+        max_runs: int | None = None,
+        n_inputs: int = 784,
+        n_classes: int = 10,
     ) -> list[RunSpec]:
-        """Every run of the experiment, validated (a bad value is a :class:`ConfigError`)."""
+        """Every run of the experiment, validated (a bad value is a :class:`ConfigError`).
+
+        Args:
+            protocol: "course" or "careful". Default: the spec's, else "course".
+            seeds: seeds per configuration. Default: the spec's, else the protocol's.
+            overrides: field values that win over the spec's (``--set``). Default: none.
+            max_runs: the most runs allowed. Default: None (the ``runs`` limit,
+                ``$KOUBAI_MAX_RUNS``, 10,000).
+            n_inputs: input width the memory estimate assumes. Default: 784 (MNIST).
+            n_classes: classes the memory estimate assumes. Default: 10.
+
+        Raises:
+            ConfigError: a bad value, name or option. ResourceLimitError: more runs than
+                allowed (counted before any configuration is built), or a network whose
+                training would need more memory than the limit.
+        """
         protocol = check_protocol(protocol or self.protocol or "course")
         n_seeds = seeds if seeds is not None else self.seeds or DEFAULT_SEEDS[protocol]
         if not isinstance(n_seeds, int) or isinstance(n_seeds, bool) or n_seeds < 1:
             raise ConfigError(f"seeds must be a positive integer, got {n_seeds!r}")
+        n_points = self.count()
+        limits.check_count(
+            n_points * n_seeds,
+            f"experiment {self.name!r} ({n_points:,} configurations × {n_seeds:,} seeds)",
+            name="runs",
+            allowed=max_runs,
+        )
         overrides = overrides or {}
         runs: list[RunSpec] = []
         for group in self.groups:
+            where = f"{self.source or self.name} (group {group.name!r})"
             for point in group.points:
                 values = {
                     **EXPERIMENT_DEFAULTS,
@@ -103,18 +145,22 @@ class Spec:
                     **point,
                     **overrides,
                 }
-                where = f"{self.source or self.name} (group {group.name!r})"
+                _check_point(values, where)
                 base_seed = values.pop("seed", 0)
                 for k in range(n_seeds):
                     config = TrainConfig.from_dict({**values, "seed": base_seed + k}, where=where)
+                    if k == 0:
+                        limits.check_config_memory(config, n_inputs, n_classes)
                     suffix = f"-s{config.seed}" if n_seeds > 1 else ""
-                    runs.append(RunSpec(group.name, f"{group.name}-{config.label}{suffix}", config))
-        names = [r.name for r in runs]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ConfigError(
-                f"{self.name}: two runs would be called {dupes[0]!r}; give them names"
-            )
+                    name = safe_name(f"{group.name}-{config.label}{suffix}")
+                    runs.append(RunSpec(group.name, name, config))
+        seen: set[str] = set()
+        for run in runs:  # O(n): a set, not names.count()
+            if run.name in seen:
+                raise ConfigError(
+                    f"{self.name}: two runs would be called {run.name!r}; give them names"
+                )
+            seen.add(run.name)
         return runs
 
 
@@ -142,20 +188,49 @@ def builtin_text(name: str) -> str:
     return (resources.files("koubai.experiments") / "specs" / f"{name}.toml").read_text("utf-8")
 
 
+def read_spec_file(path: str | os.PathLike) -> str:
+    """The text of a spec file, read with the ``spec_bytes`` limit (1 MiB): only a regular
+    file is opened (``/dev/zero`` or a FIFO would never end), and no more than the limit + 1
+    bytes are read.
+
+    Raises:
+        ConfigError: missing, not a regular file, unreadable or not UTF-8.
+        ResourceLimitError: larger than the limit.
+    """
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"no such spec file: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ConfigError(f"spec file {path} is {kind}; give the path of a .toml file")
+    allowed = limits.limit("spec_bytes")
+    limits.check_bytes(info.st_size, f"spec file {path}", name="spec_bytes")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(allowed + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
+    limits.check_bytes(len(data), f"spec file {path}", name="spec_bytes")  # it grew meanwhile
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"spec file {path} is not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})"
+        ) from None
+
+
 def load_spec(name_or_path: str | Path) -> Spec:
-    """A built-in experiment by name, or a spec file by path."""
+    """A built-in experiment by name, or a spec file by path (see :func:`read_spec_file`)."""
     text_name = str(name_or_path)
     if text_name in builtin_names():
         return parse_spec(builtin_text(text_name), source=f"built-in {text_name!r}")
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
-        try:
-            text = path.read_text("utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"no such spec file: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read spec file {path}: {exc}") from None
-        return parse_spec(text, source=str(path))
+        return parse_spec(read_spec_file(path), source=str(path))
     raise ConfigError(
         f"unknown experiment {text_name!r}; choose one of {builtin_names()} "
         "or give the path of a .toml spec file"
@@ -164,23 +239,37 @@ def load_spec(name_or_path: str | Path) -> Spec:
 
 def parse_spec(text: str, *, source: str = "spec") -> Spec:
     """Parse and check a spec's TOML text; every mistake is a one-line :class:`ConfigError`."""
+    if not isinstance(text, str):
+        raise ConfigError(f"{source}: a spec is TOML text, got {type(text).__name__}")
+    limits.check_bytes(len(text.encode("utf-8", "replace")), f"spec {source}", name="spec_bytes")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: TOML nested too deeply") from None
     _no_unknown(data, SPEC_KEYS, source)
-    name = data.get("name", Path(source).stem if source else "experiment")
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{source}: name must be a non-empty string, got {name!r}")
+    if "name" in data:
+        name = check_name(data["name"], f"{source}: experiment name")
+    else:
+        name = safe_name(Path(source).stem if source else "", default="experiment")
     base = _table(data.get("base", {}), "base", source)
+    _check_point(base, f"{source} [base]")
     TrainConfig.from_dict(base, where=f"{source} [base]")  # fail early, with the right place
     raw_groups = data.get("group", [{"name": "main"}])
     if not isinstance(raw_groups, list) or not raw_groups:
         raise ConfigError(f"{source}: [[group]] must be one or more tables")
-    groups = tuple(_group(g, i, source) for i, g in enumerate(raw_groups))
-    group_names = [g.name for g in groups]
-    if len(set(group_names)) != len(group_names):
-        raise ConfigError(f"{source}: group names must differ, got {group_names}")
+    n_points = 0
+    for i, raw in enumerate(raw_groups):  # count before expanding any grid
+        n_points += _count_points(raw, i, source)
+    limits.check_count(n_points, f"experiment {name!r} ({source})", name="runs")
+    groups = tuple(_group(g, i, source, base) for i, g in enumerate(raw_groups))
+    seen_groups: set[str] = set()
+    for g in groups:
+        if g.name in seen_groups:
+            names = [g.name for g in groups]
+            raise ConfigError(f"{source}: group names must differ, got {names}")
+        seen_groups.add(g.name)
     seeds = data.get("seeds")
     if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1):
         raise ConfigError(f"{source}: seeds must be a positive integer, got {seeds!r}")
@@ -212,14 +301,28 @@ def _table(value: Any, what: str, source: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _group(raw: Any, index: int, source: str) -> Group:
+def _check_point(values: dict[str, Any], where: str) -> None:
+    """The checks a configuration table gets beyond TrainConfig's: a safe ``name`` and
+    ``optimizer_args`` that the chosen optimizer really takes."""
+    if "name" in values and values["name"] != "":
+        check_name(values["name"], f"{where}: run name")
+    args = values.get("optimizer_args")
+    if args is not None:
+        optimizer = values.get("optimizer", "sgd")
+        if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:  # else TrainConfig's
+            try:  # message names the bad optimizer
+                check_optimizer_args(optimizer, args)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+
+
+def _group_parts(raw: Any, index: int, source: str):
+    """A group's checked pieces: (where, name, fixed, grid, runs)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: group {index + 1} must be a table, got {raw!r}")
     where = f"{source} group {index + 1}"
     _no_unknown(raw, GROUP_KEYS, where)
-    name = raw.get("name", f"group{index + 1}")
-    if not isinstance(name, str) or not name.strip() or "/" in name:
-        raise ConfigError(f"{where}: name must be a plain non-empty string, got {name!r}")
+    name = check_name(raw.get("name", f"group{index + 1}"), f"{where}: group name")
     fixed = _table(raw.get("set", {}), "set", where)
     grid = _table(raw.get("grid", {}), "grid", where)
     for key, values in grid.items():
@@ -228,11 +331,24 @@ def _group(raw: Any, index: int, source: str) -> Group:
     runs = raw.get("runs", [{}])
     if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
         raise ConfigError(f"{where}: runs must be a list of tables, got {runs!r}")
+    return where, name, fixed, grid, runs
+
+
+def _count_points(raw: Any, index: int, source: str) -> int:
+    """How many configurations a group declares: runs × the product of the grid's list
+    lengths, computed without expanding anything."""
+    _, _, _, grid, runs = _group_parts(raw, index, source)
+    return len(runs) * math.prod(len(v) for v in grid.values())
+
+
+def _group(raw: Any, index: int, source: str, base: dict[str, Any] | None = None) -> Group:
+    where, name, fixed, grid, runs = _group_parts(raw, index, source)
     keys = list(grid)
     points = []
     for run in runs:
         for combo in itertools.product(*(grid[k] for k in keys)):
             point = {**fixed, **run, **dict(zip(keys, combo, strict=True))}
+            _check_point({**(base or {}), **point}, where)
             TrainConfig.from_dict(point, where=where)  # unknown keys and types, early
             points.append(point)
     return Group(name=name, title=str(raw.get("title", name)), points=tuple(points))

@@ -89,7 +89,8 @@ def plot_health(d: dict, *, title: str = "", lang: str = "en") -> Figure:
     left.set_ylabel(lab["share"])
     left.set_title(kind, fontsize=10)
     left.grid(alpha=0.3)
-    left.legend(fontsize=8)
+    if share.shape[1]:  # no hidden layer (softmax regression): nothing to label
+        left.legend(fontsize=8)
     ratio = d["update_ratio"]
     if ratio.size:
         for k in range(ratio.shape[1]):

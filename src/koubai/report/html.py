@@ -12,7 +12,7 @@ import html
 import os
 from pathlib import Path
 
-from koubai.results import ResultsFolder
+from koubai.results import AGGREGATE_COLUMNS, ResultsFolder
 
 FIGURE_NOTES = {
     "comparison": "Test accuracy of every configuration of the group.",
@@ -90,16 +90,7 @@ def write_report(folder: str | os.PathLike) -> Path:
         parts += [
             "<h2>By configuration (over seeds)</h2>",
             _table(
-                by_config,
-                [
-                    "group",
-                    "config",
-                    "seeds",
-                    "test_acc_mean",
-                    "test_acc_std",
-                    "test_acc_min",
-                    "test_acc_max",
-                ],
+                by_config, [c for c in AGGREGATE_COLUMNS if c.startswith(("g", "c", "s", "test"))]
             ),
         ]
     for group in results.groups():

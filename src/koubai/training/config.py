@@ -14,13 +14,14 @@ from koubai.checks import (
     FLOAT_DTYPES,
     check_choice,
     check_int,
+    check_name,
     check_number,
     check_seed,
 )
 from koubai.engine.init import INITIALIZERS
 from koubai.engine.layers import CONVENTIONS
 from koubai.engine.mlp import ACTIVATIONS
-from koubai.engine.optim import OPTIMIZERS
+from koubai.engine.optim import OPTIMIZERS, check_optimizer_args
 from koubai.errors import ConfigError
 
 Sampling = Literal["replacement", "epoch"]
@@ -183,9 +184,8 @@ def _validate(c: TrainConfig) -> None:
     for key in ("batchnorm", "bn_affine_trainable"):
         if not isinstance(getattr(c, key), bool):
             raise ConfigError(f"{key} must be true or false, got {getattr(c, key)!r}")
-    if not isinstance(c.name, str):
-        raise ConfigError(f"name must be a string, got {c.name!r}")
+    if c.name:
+        check_name(c.name, "name")
     if c.batchnorm and c.batch_size < 2:
         raise ConfigError(f"batch norm needs batch_size >= 2, got {c.batch_size}")
-    for k, v in c.optimizer_args.items():
-        check_number(v, f"optimizer_args.{k}")
+    check_optimizer_args(c.optimizer, c.optimizer_args)

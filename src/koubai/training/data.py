@@ -36,6 +36,9 @@ def check_data(data: DataLike, config: TrainConfig) -> None:
     n = np.shape(data.x_train)[0]
     if n == 0 or np.shape(data.x_test)[0] == 0:
         raise ConfigError("training needs at least one training and one test example")
+    n_classes = getattr(data, "n_classes", None)
+    if n_classes is not None and n_classes < 2:
+        raise ConfigError(f"training needs at least 2 classes, got {n_classes}")
     if config.batchnorm and n < 2:
         raise ConfigError("batch norm needs at least 2 training examples")
     if config.sampling == "epoch" and config.batch_size > n:

@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from koubai import limits
 from koubai.engine.mlp import MLP, Trainable
 from koubai.engine.optim import Optimizer, make_optimizer
 from koubai.errors import ConfigError
@@ -215,6 +216,7 @@ def train(
         ``"interrupted"`` with the metrics so far (see the module's Ctrl-C policy).
     """
     arrays = TrainingArrays.from_data(data, config, n_classes)
+    limits.check_config_memory(config, arrays.n_features, arrays.n_classes)
     net = build_net(config, arrays.n_features, arrays.n_classes)
     probes = ProbeSchedule.for_run(probe, net, config)
     opt = make_optimizer(config.optimizer, config.lr, **config.optimizer_args)

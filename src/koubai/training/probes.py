@@ -48,7 +48,9 @@ def _percentiles(values: np.ndarray) -> np.ndarray:
 
 
 def _histogram(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Counts on N_BINS equal bins of [lo, hi]; values outside land in the end bins."""
+    """Counts on N_BINS equal bins of [lo, hi]; values outside (±inf too) land in the end bins,
+    NaNs (a diverging run's) are not counted."""
+    values = values[~np.isnan(values)] if not np.isfinite(values).all() else values
     scaled = (np.clip(values, lo, hi) - lo) * (N_BINS / (hi - lo))
     idx = np.minimum(scaled.astype(np.int64), N_BINS - 1)
     return np.bincount(idx.ravel(), minlength=N_BINS)
@@ -124,6 +126,14 @@ class Diagnostics:
             ratios.append(delta / norm if norm > 0 else float("inf") if delta > 0 else 0.0)
         self.update_rows["update_iterations"].append(iteration)
         self.update_rows["update_ratio"].append(ratios)
+
+    def forget(self, keep: int) -> None:
+        """Keep only the first record and the latest ``keep - 1``: a probe's memory stays
+        bounded however long a session trains (the playground's)."""
+        for table in (self.rows, self.update_rows):
+            for values in table.values():
+                if len(values) > keep:
+                    del values[1 : len(values) - keep + 1]
 
     # -- results --------------------------------------------------------------------------------
     def __len__(self) -> int:
