@@ -13,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from koubai.cli import app
+from koubai.errors import ResultsError
 from koubai.experiments import parse_spec, resume_experiment, run_experiment
-from koubai.results import ResultsFolder
+from koubai.results import RUN_STATES, Manifest, ResultsFolder, new_manifest
 
 runner = CliRunner()
 
@@ -304,3 +307,36 @@ def test_a_full_disk_leaves_no_truncated_file(tmp_path, blobs_npz):
     assert all(
         "File too large" in r.get("error", "") for r in manifest.runs if r["state"] == "failed"
     )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    states=st.lists(st.sampled_from(RUN_STATES), min_size=1, max_size=8),
+    error=st.text(max_size=40),
+    interrupted=st.booleans(),
+)
+def test_the_manifest_round_trips_and_its_final_state_follows_the_runs(states, error, interrupted):
+    runs = [(f"r{k}", "g", {"seed": k}) for k in range(len(states))]
+    m = new_manifest("exp", "digits", "course", runs)
+    for (name, _, _), state in zip(runs, states, strict=True):
+        m.set_run(name, state, error if state == "failed" else None)
+    back = Manifest.from_json(m.to_json(), "m")
+    assert back == m
+    final = back.finish(interrupted)
+    if interrupted or {"pending", "running"} & set(states):
+        assert final == "interrupted"
+    elif "failed" in states:
+        assert final == "failed"
+    else:
+        assert final == "complete"
+    assert back.completeness() == (
+        f"{sum(s in ('finished', 'diverged') for s in states)} of "
+        f"{sum(s != 'removed' for s in states)} runs"
+    )
+
+
+def test_a_damaged_manifest_is_one_clear_error(tmp_path):
+    folder = ResultsFolder.create(tmp_path, "exp")
+    (folder.path / ResultsFolder.MANIFEST).write_text('{"format": 1, "state": "sleeping"}')
+    with pytest.raises(ResultsError, match="is not a valid manifest"):
+        folder.read_manifest()

@@ -62,15 +62,29 @@ def execute_run(
 ) -> RunResult | Failed:
     """Train one run with one BLAS thread and write its files; an exception becomes
     :class:`Failed` (Ctrl-C still ends the run as ``interrupted``, see :func:`train`)."""
+    return write_outcome(run, train_run(run, data, on_eval, evaluation), write)
+
+
+def train_run(run: RunSpec, data, on_eval=None, evaluation: str = "inline") -> RunResult | Failed:
+    """Train one run with one BLAS thread; an exception becomes :class:`Failed`."""
     from threadpoolctl import threadpool_limits
 
     try:
         with threadpool_limits(1, user_api="blas"):
-            res = train(run.config, data, on_eval=on_eval, evaluation=evaluation)
-        write(run, res)
+            return train(run.config, data, on_eval=on_eval, evaluation=evaluation)
     except Exception as exc:  # noqa: BLE001 - any error of one run is that run's failure
         return Failed.of(exc)
-    return res
+
+
+def write_outcome(run: RunSpec, outcome: RunResult | Failed, write) -> RunResult | Failed:
+    """Write a trained run's files; an error while writing (a full disk) fails the run."""
+    if isinstance(outcome, Failed):
+        return outcome
+    try:
+        write(run, outcome)
+    except Exception as exc:  # noqa: BLE001
+        return Failed.of(exc)
+    return outcome
 
 
 @contextlib.contextmanager
@@ -106,8 +120,9 @@ def run_serial(todo: list[tuple[int, RunSpec]], data, write, record: Recorder) -
         def on_eval(r: EvalRecord, index: int = index) -> None:
             record.eval(index, r)
 
-        outcome = execute_run(run, data, write, on_eval=on_eval, evaluation="auto")
-        with deferred_interrupts():
+        outcome = train_run(run, data, on_eval, evaluation="auto")
+        with deferred_interrupts():  # a trained run is written and recorded whole
+            outcome = write_outcome(run, outcome, write)
             record.finished(index, outcome)
         if _interrupted(outcome):
             return True
