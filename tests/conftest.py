@@ -30,3 +30,9 @@ def blobs_npz(tmp_path):
     path = tmp_path / "blobs.npz"
     np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return path
+
+
+@pytest.fixture(autouse=True)
+def private_run_store(tmp_path_factory, monkeypatch):
+    """Every test indexes its runs in a store of its own, never in the user's."""
+    monkeypatch.setenv("KOUBAI_HOME", str(tmp_path_factory.mktemp("koubai-home")))

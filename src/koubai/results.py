@@ -8,6 +8,7 @@
       summary-by-config.csv  one row per configuration: mean, std, min, max over its seeds
       comparison-<group>.png|svg, gradient-flow-<group>.png|svg, nonlinearity-inputs-<group>...
       report.html            everything in one self-contained page
+      manifest.json          the experiment's state and each run's state and key (see Manifest)
       runs/<run>/metrics.csv, model.npz, diagnostics.npz, accuracy.png|svg and the diagnostics
                  figures gradient-flow.png, activations.png, saturation-updates.png
 
@@ -21,11 +22,14 @@ summary writer and the HTML report all go through it; so does anything that read
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import math
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -149,6 +153,223 @@ def aggregate(rows: Iterable[tuple[str, str, Any]]) -> list[dict[str, object]]:
     return out
 
 
+def aggregate_rows(rows: Iterable[dict[str, str]]) -> list[dict[str, object]]:
+    """:func:`aggregate` over ``summary.csv`` rows read back (strings), as after a resume."""
+
+    @dataclass
+    class _Row:
+        final_test_acc: float
+        final_train_acc: float
+        status: str
+
+    def config_of(row: dict[str, str]) -> str:
+        run, group, seed = row["run"], row["group"], row["seed"]
+        label = run[len(group) + 1 :] if run.startswith(f"{group}-") else run
+        return label.removesuffix(f"-s{seed}")
+
+    return aggregate(
+        (
+            r["group"],
+            config_of(r),
+            _Row(_float(r["final_test_acc"]), _float(r["final_train_acc"]), r["status"]),
+        )
+        for r in rows
+    )
+
+
+def _without_name(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "name"}
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+# -- the manifest ---------------------------------------------------------------------------------
+
+#: An experiment's states: ``running`` while a process works on it (or until it was killed:
+#: see :meth:`Manifest.live_state`), then ``complete`` (every run finished or diverged),
+#: ``interrupted`` (Ctrl-C, SIGTERM, or killed) or ``failed`` (some run raised an error).
+EXPERIMENT_STATES = ("running", "complete", "interrupted", "failed")
+#: A run's states. ``finished`` and ``diverged`` are done; ``--resume`` runs every other one
+#: except ``removed`` (taken out by ``koubai runs rm --files``).
+RUN_STATES = ("pending", "running", "finished", "diverged", "interrupted", "failed", "removed")
+DONE_STATES = ("finished", "diverged")
+
+
+def run_key(config: dict[str, Any], dataset: str, protocol: str) -> str:
+    """A run's stable key: the first 16 hex digits of the SHA-256 of its full configuration,
+    dataset and protocol written as canonical JSON (sorted keys, no spaces). The same run in
+    another experiment, folder or machine has the same key; any changed field changes it."""
+    text = json.dumps(
+        {"config": config, "dataset": dataset, "protocol": protocol},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+@dataclass
+class Manifest:
+    """``manifest.json``: the experiment's state and, per run in spec order, its name, group,
+    key (:func:`run_key`), state (:data:`RUN_STATES`) and, for a failed run, its one-line error.
+
+    The runner rewrites it atomically at every change of state, so a kill at any moment leaves
+    a manifest that says which runs are done.
+    """
+
+    experiment: str
+    dataset: str
+    protocol: str
+    runs: list[dict[str, Any]]
+    state: str = "running"
+    created: str = ""
+    updated: str = ""
+    pid: int = 0
+    host: str = ""
+    attempts: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    FORMAT = 1
+
+    def run(self, name: str) -> dict[str, Any]:
+        for entry in self.runs:
+            if entry["name"] == name:
+                return entry
+        raise ResultsError(f"no run {name!r} in the manifest of {self.experiment}")
+
+    def set_run(self, name: str, state: str, error: str | None = None) -> None:
+        """Set one run's state (and its error, or clear it)."""
+        if state not in RUN_STATES:
+            raise ConfigError(f"unknown run state {state!r}; choose one of {RUN_STATES}")
+        entry = self.run(name)
+        entry["state"] = state
+        entry.pop("error", None)
+        if error:
+            entry["error"] = " ".join(str(error).split())
+        self.updated = _now()
+
+    @property
+    def planned(self) -> int:
+        """Runs the experiment is meant to have (those removed by hand do not count)."""
+        return sum(r["state"] != "removed" for r in self.runs)
+
+    @property
+    def done(self) -> int:
+        return sum(r["state"] in DONE_STATES for r in self.runs)
+
+    @property
+    def failed(self) -> int:
+        return sum(r["state"] == "failed" for r in self.runs)
+
+    def completeness(self) -> str:
+        """``"6 of 12 runs"``."""
+        return f"{self.done} of {self.planned} runs"
+
+    def todo(self) -> list[str]:
+        """The runs ``--resume`` trains again: neither done nor removed."""
+        return [r["name"] for r in self.runs if r["state"] not in (*DONE_STATES, "removed")]
+
+    def live_state(self) -> str:
+        """The state, with ``running`` read as ``interrupted`` when the process that wrote it
+        on this machine is gone (killed with -9, or by the OOM killer)."""
+        if self.state == "running" and self.host == _host() and not _pid_alive(self.pid):
+            return "interrupted"
+        return self.state
+
+    def claim(self) -> None:
+        """This process runs the experiment now (a resume): state ``running``, one more
+        attempt, this process's id and host."""
+        self.state, self.attempts = "running", self.attempts + 1
+        self.pid, self.host, self.updated = os.getpid(), _host(), _now()
+
+    def finish(self, interrupted: bool) -> str:
+        """The final state after the runner stopped: interrupted, failed or complete."""
+        if interrupted or any(r["state"] in ("pending", "running") for r in self.runs):
+            self.state = "interrupted"
+        elif self.failed:
+            self.state = "failed"
+        else:
+            self.state = "complete"
+        self.updated = _now()
+        return self.state
+
+    def to_json(self) -> str:
+        doc = {"format": self.FORMAT, **{k: getattr(self, k) for k in _MANIFEST_FIELDS}}
+        return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> Manifest:
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or doc.get("format") != cls.FORMAT:
+                raise ValueError("not a koubai manifest of format 1")
+            m = cls(**{k: doc[k] for k in _MANIFEST_FIELDS if k in doc})
+            if m.state not in EXPERIMENT_STATES or not isinstance(m.runs, list):
+                raise ValueError(f"state {m.state!r}")
+            for r in m.runs:
+                if not {"name", "group", "key", "state"} <= set(r) or r["state"] not in RUN_STATES:
+                    raise ValueError(f"bad run entry {r!r}")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ResultsError(f"{where} is not a valid manifest: {exc}") from None
+        return m
+
+
+_MANIFEST_FIELDS = (
+    "experiment",
+    "state",
+    "dataset",
+    "protocol",
+    "created",
+    "updated",
+    "pid",
+    "host",
+    "attempts",
+    "runs",
+    "extra",
+)
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+def _host() -> str:
+    return os.uname().nodename if hasattr(os, "uname") else ""
+
+
+def new_manifest(experiment: str, dataset: str, protocol: str, runs: Sequence[tuple]) -> Manifest:
+    """A manifest in state ``running`` for ``runs``: ``(name, group, config dict)`` triples."""
+    now = _now()
+    return Manifest(
+        experiment=experiment,
+        dataset=dataset,
+        protocol=protocol,
+        runs=[
+            {"name": n, "group": g, "key": run_key(c, dataset, protocol), "state": "pending"}
+            for n, g, c in runs
+        ],
+        created=now,
+        updated=now,
+        pid=os.getpid(),
+        host=_host(),
+    )
+
+
 class ResultsFolder:
     """An experiment's results folder: every file name, column and figure stem, and the only
     code that writes or reads them.
@@ -161,6 +382,7 @@ class ResultsFolder:
     SUMMARY = "summary.csv"
     BY_CONFIG = "summary-by-config.csv"
     REPORT = "report.html"
+    MANIFEST = "manifest.json"
     RUNS = "runs"
     METRICS = "metrics.csv"
     MODEL = "model.npz"
@@ -247,9 +469,14 @@ class ResultsFolder:
 
     # -- writing ----------------------------------------------------------------------------------
     def write_spec(self, meta: dict[str, object], runs: Sequence[tuple[str, str, dict]]) -> Path:
-        """The resolved experiment: ``meta`` at the top, then one ``[[run]]`` table per run."""
+        """The resolved experiment: ``meta`` at the top, then one ``[[run]]`` table per run: its
+        ``name``, ``group`` and every configuration field (the configuration's own ``name``, the
+        label, is written as ``label``; :meth:`read_runs` reads it back)."""
         doc = dict(meta)
-        doc["run"] = [{"name": name, "group": group, **config} for name, group, config in runs]
+        doc["run"] = [
+            {"name": name, "group": group, "label": config.get("name", ""), **_without_name(config)}
+            for name, group, config in runs
+        ]
         return atomic_write(self._inside(self.SPEC), tomli_w.dumps(doc))
 
     def write_summary(self, rows: Sequence[dict[str, object]]) -> Path:
@@ -281,6 +508,28 @@ class ResultsFolder:
             self._save_arrays(folder / self.DIAGNOSTICS, arrays)
         return folder
 
+    def write_manifest(self, manifest: Manifest) -> Path:
+        """``manifest.json`` (see :class:`Manifest`)."""
+        return atomic_write(self._inside(self.MANIFEST), manifest.to_json())
+
+    def drop_runs(self, names: Iterable[str]) -> None:
+        """Take runs out of the folder: their files, their ``summary.csv`` rows (the summary by
+        configuration recomputed) and, in the manifest, state ``removed``."""
+        import shutil
+
+        names = set(names)
+        for name in names:
+            shutil.rmtree(self.run_dir(name), ignore_errors=True)
+        rows = [row for row in self.read_summary() if row["run"] not in names]
+        self.write_summary(rows)
+        self.write_by_config(aggregate_rows(rows))
+        manifest = self.read_manifest()
+        if manifest is not None:
+            for entry in manifest.runs:
+                if entry["name"] in names:
+                    entry["state"] = "removed"
+            self.write_manifest(manifest)
+
     def write_report(self, page: str) -> Path:
         """``report.html``."""
         return atomic_write(self.report_path, page)
@@ -301,6 +550,36 @@ class ResultsFolder:
             ) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ResultsError(f"{path} is not valid TOML: {exc}") from None
+
+    def read_manifest(self) -> Manifest | None:
+        """``manifest.json``, or None in a folder written before manifests existed."""
+        path = self.path / self.MANIFEST
+        try:
+            text = path.read_text("utf-8")
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError as exc:
+            raise ResultsError(f"{path} is not a valid manifest: {exc}") from None
+        return Manifest.from_json(text, str(path))
+
+    def completeness(self) -> str | None:
+        """``"6 of 12 runs"`` and the state when the experiment is not complete, else None."""
+        manifest = self.read_manifest()
+        if manifest is None or manifest.live_state() == "complete":
+            return None
+        return f"{manifest.completeness()} ({manifest.live_state()})"
+
+    def read_runs(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(name, group, configuration)`` of every run in ``spec.toml``, in run order."""
+        out = []
+        for entry in self.read_spec().get("run", []):
+            config = {k: v for k, v in entry.items() if k not in ("name", "group", "label")}
+            if "label" in entry:
+                config["name"] = entry["label"]
+            if not isinstance(entry.get("name"), str) or not isinstance(entry.get("group"), str):
+                raise ResultsError(f"{self.path}: a run in {self.SPEC} has no name or group")
+            out.append((entry["name"], entry["group"], config))
+        return out
 
     def _read_csv(self, path: Path) -> list[dict[str, str]]:
         if not path.exists():

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from koubai.cli._app import app, console, err_console, fail, user_errors
+from koubai.cli._app import EXIT_INTERRUPTED, app, console, err_console, fail, user_errors
 from koubai.cli.engine import parse_sizes
 from koubai.errors import ConfigError
 from koubai.results import ResultsFolder
@@ -79,7 +79,7 @@ class RunProgress:
                 completed=r.iteration,
                 info=f"loss {r.loss:.3f}  train {r.train_acc:.3f}  test {r.test_acc:.3f}",
             )
-        elif kind == "done":
+        elif kind in ("done", "failed"):
             task = self.tasks.pop(index, None)
             if task is not None:
                 self.progress.remove_task(task)
@@ -125,23 +125,46 @@ def print_summary(result) -> None:
         console.print(f"report:  {report}", highlight=False, soft_wrap=True)
 
 
-def _run_and_report(spec, **kwargs) -> None:
-    from koubai.experiments import run_experiment
+def _run_and_report(spec, *, resume: Path | None = None, **kwargs) -> None:
+    from koubai.experiments import resume_experiment, run_experiment
 
-    keys = ("protocol", "seeds", "overrides", "max_runs")
-    total = len(spec.resolve(**{k: kwargs.get(k) for k in keys}))
-    with RunProgress(total) as progress:
-        result = run_experiment(spec, on_event=progress, **kwargs)
+    if resume is not None:
+        manifest = ResultsFolder.open(resume).read_manifest()
+        with RunProgress(len(manifest.todo()) if manifest else 0) as progress:
+            result = resume_experiment(resume, on_event=progress, **kwargs)
+    else:
+        keys = ("protocol", "seeds", "overrides", "max_runs")
+        total = len(spec.resolve(**{k: kwargs.get(k) for k in keys}))
+        with RunProgress(total) as progress:
+            result = run_experiment(spec, on_event=progress, **kwargs)
     print_summary(result)
+    _final_status(result)
+
+
+def _final_status(result) -> None:
+    """Exit 130 after Ctrl-C/SIGTERM, 1 when a run failed (each failure on its own line)."""
+    kept = f"{len(result.runs)} of {result.planned} runs"
+    for run, error in result.failures:
+        err_console.print(f"failed: {run.name}: {error}", highlight=False, soft_wrap=True)
     if result.status == "interrupted":
-        fail(f"interrupted: {len(result.runs)} of {result.planned} runs kept in {result.folder}")
+        fail(
+            f"interrupted: {kept} kept in {result.folder}",
+            f"koubai run --resume {result.folder} finishes it",
+            code=EXIT_INTERRUPTED,
+        )
+    if result.failures:
+        fail(
+            f"{len(result.failures)} of {result.planned} runs failed; {kept} finished "
+            f"in {result.folder}",
+            f"fix the cause and run koubai run --resume {result.folder}",
+        )
 
 
 @app.command()
 @user_errors
 def run(
-    names: list[str] = typer.Argument(
-        ...,
+    names: list[str] | None = typer.Argument(
+        None,
         metavar="NAME|FILE...",
         help="Built-in experiments (vanishing, batchnorm) or spec files.",
     ),
@@ -160,11 +183,24 @@ def run(
     max_runs: int | None = typer.Option(
         None, help="Refuse an experiment of more runs. Default: 10,000 (KOUBAI_MAX_RUNS)."
     ),
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Finish an interrupted or failed experiment's FOLDER."
+    ),
+    executor: str = typer.Option("local", help="local (this machine) or dask."),
+    dask_scheduler: str | None = typer.Option(
+        None, help="Dask scheduler address tcp://HOST:PORT. Default: a LocalCluster."
+    ),
 ) -> None:
     """Run experiments and write their results folders (metrics, figures, summary)."""
     from koubai.datasets import load
     from koubai.experiments import load_spec
 
+    cluster = {"executor": executor, "scheduler": dask_scheduler}
+    if resume is not None:
+        _resume(names, resume, dataset, seeds, protocol, set_, workers, lang, figures, cluster)
+        return
+    if not names:
+        raise ConfigError("name an experiment or a spec file, or give --resume FOLDER")
     specs = [load_spec(name) for name in names]  # every name checked before any work
     overrides = parse_overrides(set_)
     for spec in specs:
@@ -182,7 +218,26 @@ def run(
             lang=lang,
             figures=figures,
             max_runs=max_runs,
+            **cluster,
         )
+
+
+def _resume(names, folder, dataset, seeds, protocol, set_, workers, lang, figures, cluster):
+    """``koubai run --resume FOLDER``: the folder's own spec and runs; no other choice."""
+    if names or seeds is not None or protocol is not None or set_:
+        raise ConfigError(
+            "--resume takes the runs from the folder: give no names, --seeds, --protocol or --set"
+        )
+    data = None if dataset == "auto" else dataset
+    _run_and_report(
+        None,
+        resume=folder,
+        dataset=data,
+        workers=workers,
+        lang=lang,
+        figures=figures,
+        **cluster,
+    )
 
 
 @app.command()
@@ -282,3 +337,6 @@ def report(
     from koubai.report.html import write_report
 
     console.print(f"report: {write_report(folder)}", highlight=False, soft_wrap=True)
+    incomplete = ResultsFolder.open(folder).completeness()
+    if incomplete:
+        console.print(f"incomplete: {incomplete}", highlight=False, soft_wrap=True)

@@ -1,6 +1,6 @@
 """Experiments: spec files, the built-in course experiments, and the runner."""
 
-from koubai.experiments.runner import ExperimentResult, run_experiment
+from koubai.experiments.runner import ExperimentResult, resume_experiment, run_experiment
 from koubai.experiments.spec import (
     PROTOCOLS,
     RunSpec,
@@ -20,5 +20,6 @@ __all__ = [
     "builtin_text",
     "load_spec",
     "parse_spec",
+    "resume_experiment",
     "run_experiment",
 ]

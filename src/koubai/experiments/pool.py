@@ -9,16 +9,27 @@ The data travel once, through shared memory: the parent copies each array into a
 :class:`multiprocessing.shared_memory.SharedMemory` block, and every worker maps those blocks as
 read-only NumPy arrays; nothing is pickled per run or re-read from disk.
 
-A worker also asks Linux to kill it when its parent dies (``PR_SET_PDEATHSIG``), so a killed
-experiment leaves no worker behind.
+No worker outlives the experiment's process (``kill -9``, SIGTERM, the OOM killer), through
+two mechanisms (:func:`die_with_parent`, :func:`watch_experiment`):
+
+* a worker asks Linux to kill it when its parent, the fork server, dies (``PR_SET_PDEATHSIG``),
+  and it closes its copy of the fork server's "alive" pipe, so the fork server sees that pipe
+  close and exits when the experiment's process dies. (A worker inherits that pipe so that it
+  could start processes itself; holding it kept the fork server, and so every worker, alive
+  after ``kill -9``.)
+* a thread in each worker waits on the experiment's process (``pidfd_open``) and kills the
+  worker when it ends, whatever became of the fork server.
 """
 
 from __future__ import annotations
 
 import ctypes
 import multiprocessing as mp
+import os
+import select
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from typing import Any
@@ -26,7 +37,7 @@ from typing import Any
 import numpy as np
 
 #: Modules the fork server imports once, so that each worker starts in milliseconds.
-PRELOAD = ["numpy", "koubai.training", "koubai.experiments.runner"]
+PRELOAD = ["numpy", "koubai.training", "koubai.experiments.runner", "koubai.experiments.executors"]
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -108,7 +119,9 @@ def _open_block(name: str) -> shared_memory.SharedMemory:
 
 
 def die_with_parent() -> None:
-    """Ask the kernel for SIGKILL when the parent process dies (Linux; elsewhere a no-op)."""
+    """Ask the kernel for SIGKILL when the parent process dies, and let the fork server exit
+    with the experiment's process (Linux; elsewhere a no-op)."""
+    _release_fork_server()
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -117,3 +130,33 @@ def die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # no prctl: the parent's own clean-up must do
         pass
+
+
+def _release_fork_server() -> None:
+    """Close this worker's copy of the fork server's "alive" pipe (see the module docstring);
+    the worker can no longer start processes through the fork server, which it never does."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None and mp.parent_process() is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        server._forkserver_alive_fd = None
+
+
+def watch_experiment(pid: int) -> None:
+    """Start a daemon thread that kills this worker when process ``pid`` (the experiment) ends
+    (Linux ``pidfd_open``; elsewhere, and on old kernels, :func:`die_with_parent` must do)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return
+
+    def wait() -> None:
+        select.select([fd], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=wait, name="koubai-watch-experiment", daemon=True).start()

@@ -1,16 +1,29 @@
-"""Run an experiment: resolve its runs, train them (in parallel processes when cores allow),
-and leave a results folder that grows as runs finish (a killed experiment keeps every finished
-run). The folder's layout belongs to :class:`koubai.results.ResultsFolder`; the worker processes
-to :mod:`koubai.experiments.pool`."""
+"""Run an experiment: resolve its runs, train them (one after another, in a local pool of
+processes, or on a Dask cluster), and leave a results folder that grows as runs finish.
+
+The folder's layout belongs to :class:`koubai.results.ResultsFolder`; where runs execute, to
+:mod:`koubai.experiments.executors` (and :mod:`koubai.experiments.cluster` for Dask).
+
+What survives what:
+
+* a run that raises is recorded as ``failed`` with its one-line error; the others go on;
+* after every finished run, ``summary.csv`` and ``manifest.json`` are rewritten (atomically),
+  so they always list every finished run;
+* Ctrl-C and SIGTERM stop the experiment cleanly: finished runs are kept, the folder is marked
+  ``interrupted``; ``kill -9`` leaves the manifest saying ``running`` for a process that is
+  gone, which readers show as interrupted; the workers die with their parent;
+* :func:`resume_experiment` trains only what is missing, failed or interrupted; every run is
+  seeded by its configuration, so the folder ends as an uninterrupted run would have left it.
+"""
 
 from __future__ import annotations
 
-import os
-import queue
 import signal
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,8 +32,10 @@ from typing import Any
 import numpy as np
 
 from koubai import limits
-from koubai.checks import check_int, check_language
-from koubai.experiments import pool as pools
+from koubai.checks import check_choice, check_int, check_language
+from koubai.errors import ConfigError, KoubaiError, ResultsError
+from koubai.experiments import executors
+from koubai.experiments.executors import Failed
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
 from koubai.report.diagnostics import (
     plot_activation_histograms,
@@ -31,18 +46,34 @@ from koubai.report.diagnostics import (
 )
 from koubai.report.figures import Curves, plot_comparison, plot_run, save_figure
 from koubai.report.html import write_report
-from koubai.results import ResultsFolder, aggregate, summary_row
+from koubai.results import (
+    DONE_STATES,
+    Manifest,
+    ResultsFolder,
+    aggregate,
+    new_manifest,
+    run_key,
+    summary_row,
+)
+from koubai.training.config import TrainConfig
 from koubai.training.data import check_data
-from koubai.training.loop import EvalRecord, RunResult, train
+from koubai.training.evaluation import EvalRecord
+from koubai.training.loop import RunResult
 
 Event = Callable[[str, int, Any], None]
 """``on_event(kind, run_index, payload)``: kind is "start" (payload: the RunSpec), "eval"
-(an EvalRecord) or "done" (the RunResult)."""
+(an EvalRecord), "done" (the RunResult) or "failed" (the one-line error)."""
+
+EXECUTORS = ("local", "dask")
 
 
 @dataclass
 class ExperimentResult:
-    """A finished (or interrupted) experiment and where its files are."""
+    """A finished (or interrupted) experiment and where its files are.
+
+    ``status`` is ``"finished"`` (every run finished or diverged), ``"failed"`` (some run
+    raised: see ``failures``) or ``"interrupted"``.
+    """
 
     name: str
     title: str
@@ -54,6 +85,7 @@ class ExperimentResult:
     planned: int = 0
     status: str = "finished"
     seconds: float = 0.0
+    failures: list[tuple[RunSpec, str]] = field(default_factory=list)
 
     def summary(self) -> list[dict[str, object]]:
         """One row per finished run, as in ``summary.csv``."""
@@ -64,6 +96,23 @@ class ExperimentResult:
         return aggregate(
             (spec.group, spec.config.replace(seed=0, name="").label, res) for spec, res in self.runs
         )
+
+
+@dataclass
+class _Plan:
+    """Everything an execution needs: the runs, what is done, where and how to run the rest."""
+
+    runs: list[RunSpec]
+    groups: list[tuple[str, str]]  # (name, title) per group, in spec order
+    data: Any
+    folder: ResultsFolder
+    manifest: Manifest
+    result: ExperimentResult
+    lang: str = "en"
+    figures: bool = True
+    workers: int | None = None
+    executor: str = "local"
+    scheduler: str | None = None
 
 
 def run_experiment(
@@ -78,6 +127,8 @@ def run_experiment(
     lang: str = "en",
     figures: bool = True,
     on_event: Event | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
     max_runs: int | None = None,
 ) -> ExperimentResult:
     """Run every run of an experiment and write its results folder.
@@ -90,55 +141,183 @@ def run_experiment(
         seeds: runs per configuration. Default: the spec's, else 1 (course) or 3 (careful).
         overrides: TrainConfig fields set on every run (e.g. ``{"iterations": 200}``).
         out_dir: the parent folder; the experiment writes ``<out_dir>/<name>-<time>/``.
-        workers: parallel processes. Default: one per core, at most one per run.
+        workers: parallel processes (Dask: LocalCluster workers). Default: one per core, ≤ runs.
         lang: figure labels, ``"en"`` or ``"ja"``.
         figures: draw the figures (False writes only the data: faster for large sweeps).
         on_event: progress callback (see :data:`Event`).
+        executor: ``"local"`` (this machine's processes) or ``"dask"`` (needs ``koubai[dask]``).
+        scheduler: with ``executor="dask"``, the address of a running scheduler
+            (``"tcp://host:8786"``). Default: None, a ``LocalCluster`` is started.
         max_runs: refuse an experiment of more runs (counted before any grid is expanded).
             Default: the ``runs`` limit of :mod:`koubai.limits` (10,000).
 
-    Returns:
-        An :class:`ExperimentResult`; its ``status`` is ``"interrupted"`` after Ctrl-C.
+    Returns: an :class:`ExperimentResult` (``status``: finished, failed or interrupted).
     """
-    started = time.perf_counter()
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     protocol = check_protocol(protocol or spec.protocol or "course")
     check_language(lang)
     runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
-    if workers is not None:
-        check_int(workers, "workers", minimum=1)
+    _check_executor(executor, scheduler, workers)
     data = _load_data(dataset)
     _check_runs(runs, data)
     folder = ResultsFolder.create(out_dir, spec.name)
-    result = ExperimentResult(
-        name=spec.name,
-        title=spec.title,
+    configs = [(r.name, r.group, r.config.to_dict()) for r in runs]
+    groups = [(g.name, g.title) for g in spec.groups]
+    folder.write_spec(_meta(spec, protocol, data, groups), configs)
+    plan = _Plan(
+        runs=runs,
+        groups=groups,
+        data=data,
+        folder=folder,
+        manifest=new_manifest(spec.name, data.name, protocol, configs),
+        result=_result(spec.name, spec.title, folder, protocol, data, len(runs)),
+        lang=lang,
+        figures=figures,
+        workers=workers,
+        executor=executor,
+        scheduler=scheduler,
+    )
+    return _execute(plan, on_event)
+
+
+def resume_experiment(
+    folder: str | Path,
+    *,
+    dataset: Any = None,
+    workers: int | None = None,
+    lang: str = "en",
+    figures: bool = True,
+    on_event: Event | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+) -> ExperimentResult:
+    """Finish an interrupted (or failed) experiment in its own folder: train only the runs that
+    are missing, failed or were interrupted, with the configurations in its ``spec.toml``.
+
+    Every run is seeded by its configuration, so the finished folder holds the same results as
+    an uninterrupted run (bit for bit on the same machine).
+
+    Args:
+        folder: the experiment's results folder.
+        dataset: the dataset, as for :func:`run_experiment`. Default: the one the folder names;
+            another one is an error (the runs' keys would change).
+        workers, lang, figures, on_event, executor, scheduler: as for :func:`run_experiment`.
+    """
+    results = ResultsFolder.open(folder)
+    doc, manifest = results.read_spec(), results.read_manifest()
+    if manifest is None:
+        raise ResultsError(f"{results.path} has no manifest (written before koubai 0.2)")
+    if manifest.live_state() == "running":
+        raise ResultsError(f"{results.path} is being run by process {manifest.pid}")
+    check_language(lang)
+    _check_executor(executor, scheduler, workers)
+    runs = _runs_of(results)
+    data = _resume_data(dataset, str(doc.get("dataset", "auto")), results)
+    _check_same_runs(runs, manifest, data.name, results)
+    _check_runs(runs, data)
+    name = str(doc.get("name", manifest.experiment))
+    result = _result(name, str(doc.get("title", name)), results, manifest.protocol, data, len(runs))
+    rows = {row["run"]: row for row in results.read_summary()}
+    done = [r for r in runs if manifest.run(r.name)["state"] in DONE_STATES]
+    result.runs = [(r, _stored_run(results, r, rows, data.name)) for r in done]
+    manifest.claim()
+    groups = [(g["name"], g["title"]) for g in doc.get("groups", [])] or [
+        (g, g) for g in results.groups()
+    ]
+    plan = _Plan(runs, groups, data, results, manifest, result, lang, figures, workers)
+    plan.executor, plan.scheduler = executor, scheduler
+    return _execute(plan, on_event)
+
+
+def _execute(plan: _Plan, on_event: Event | None) -> ExperimentResult:
+    """Train what is not done, record every outcome, then draw the group figures and report."""
+    started = time.perf_counter()
+    record = _Recorder(plan, on_event)
+    todo = [(i, r) for i, r in enumerate(plan.runs) if not _is_done(plan.manifest, r.name)]
+    job = _Job(plan.folder, plan.lang, plan.figures)
+    interrupted = False
+    record.save()
+    try:
+        with _sigterm_as_ctrl_c():
+            if todo:
+                interrupted = _dispatch(plan, todo, job, record)
+    except KeyboardInterrupt:
+        interrupted = True
+    state = plan.manifest.finish(interrupted)
+    for entry in plan.manifest.runs:  # a run that was under way when it stopped
+        if entry["state"] == "running":
+            entry["state"] = "interrupted"
+    record.save()
+    _finish_outputs(plan)
+    plan.result.status = {"complete": "finished"}.get(state, state)
+    plan.result.seconds = time.perf_counter() - started
+    return plan.result
+
+
+def _dispatch(plan: _Plan, todo, job, record) -> bool:
+    if plan.executor == "dask":
+        from koubai.experiments.cluster import run_dask
+
+        return run_dask(todo, plan.data, job, record, plan.workers, plan.scheduler)
+    n_workers = executors.default_workers(len(todo), plan.workers)
+    if n_workers <= 1:
+        return executors.run_serial(todo, plan.data, job, record)
+    return executors.run_pool(todo, plan.data, job, record, n_workers)
+
+
+def _finish_outputs(plan: _Plan) -> None:
+    """Group figures and the report (skipped quietly after a second Ctrl-C)."""
+    try:
+        if plan.figures:
+            for name, title in plan.groups:
+                members = [(r, res) for r, res in plan.result.runs if r.group == name]
+                if len(members) > 1:
+                    _write_comparison(plan.folder, name, members, title, plan.lang)
+            write_report(plan.folder.path)
+    except KeyboardInterrupt:
+        pass
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _check_executor(executor: str, scheduler: str | None, workers: int | None) -> None:
+    check_choice(executor, "executor", EXECUTORS)
+    if workers is not None:
+        check_int(workers, "workers", minimum=1)
+    if scheduler is not None and executor != "dask":
+        raise ConfigError("a Dask scheduler address needs executor 'dask'")
+    if executor == "dask":
+        from koubai.experiments.cluster import require_dask
+
+        require_dask()
+
+
+def _result(name, title, folder: ResultsFolder, protocol, data, planned) -> ExperimentResult:
+    return ExperimentResult(
+        name=name,
+        title=title,
         folder=folder.path,
         protocol=protocol,
         dataset=data.name,
-        dataset_source=data.source,
-        planned=len(runs),
+        dataset_source=getattr(data, "source", ""),
+        planned=planned,
     )
-    folder.write_spec(
-        _meta(spec, protocol, data), [(r.name, r.group, r.config.to_dict()) for r in runs]
-    )
-    record = _Recorder(folder, runs, result, on_event)
-    n_workers = min(workers or os.cpu_count() or 1, len(runs))
-    job = _Job(folder, lang, figures)
-    if n_workers <= 1:
-        interrupted = _run_serial(runs, data, job, record, on_event)
-    else:
-        interrupted = _run_parallel(runs, data, job, n_workers, record, on_event)
-    if figures:
-        for group in spec.groups:
-            members = [(r, res) for r, res in result.runs if r.group == group.name]
-            if len(members) > 1:
-                _write_comparison(folder, group.name, members, group.title, lang)
-        write_report(folder.path)
-    result.status = "interrupted" if interrupted else "finished"
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _check_runs(runs: list[RunSpec], data) -> None:
@@ -155,7 +334,8 @@ def _check_runs(runs: list[RunSpec], data) -> None:
             limits.check_config_memory(c, np.shape(data.x_train)[1], n_classes)
 
 
-def _meta(spec: Spec, protocol: str, data) -> dict[str, object]:
+def _meta(spec: Spec, protocol: str, data, groups) -> dict[str, object]:
+
     return {
         "name": spec.name,
         "title": spec.title,
@@ -163,24 +343,129 @@ def _meta(spec: Spec, protocol: str, data) -> dict[str, object]:
         "source": spec.source,
         "protocol": protocol,
         "dataset": data.name,
-        "dataset_source": data.source,
+        "dataset_source": getattr(data, "source", ""),
         "created": datetime.now().isoformat(timespec="seconds"),
+        "groups": [{"name": n, "title": t} for n, t in groups],
     }
 
 
+# -- resuming -----------------------------------------------------------------------------------
+
+
+def _runs_of(folder: ResultsFolder) -> list[RunSpec]:
+    return [
+        RunSpec(group, name, TrainConfig.from_dict(config, where=f"run {name!r}"))
+        for name, group, config in folder.read_runs()
+    ]
+
+
+def _resume_data(dataset: Any, name: str, folder: ResultsFolder):
+    if dataset is not None:
+        return _load_data(dataset)
+    try:
+        return _load_data(name)
+    except KoubaiError as exc:
+        raise ConfigError(
+            f"cannot load dataset {name!r} that {folder.path} was run on ({exc}); "
+            "give it with --dataset"
+        ) from None
+
+
+def _check_same_runs(runs: list[RunSpec], manifest: Manifest, dataset: str, folder) -> None:
+    if dataset != manifest.dataset:
+        raise ConfigError(
+            f"{folder.path} was run on dataset {manifest.dataset!r}, not {dataset!r}; "
+            "resume it with the same dataset"
+        )
+    keys = [run_key(r.config.to_dict(), dataset, manifest.protocol) for r in runs]
+    if keys != [entry["key"] for entry in manifest.runs]:
+        raise ResultsError(f"{folder.path}: spec.toml and manifest.json disagree on the runs")
+
+
+def _is_done(manifest: Manifest, name: str) -> bool:
+    return manifest.run(name)["state"] in (*DONE_STATES, "removed")
+
+
+def _stored_run(folder: ResultsFolder, run: RunSpec, rows: dict, dataset: str) -> RunResult:
+    """A finished run read back from its files (for the summaries and the group figures)."""
+    import numpy as np
+
+    from koubai.io import load_mlp
+
+    row = rows.get(run.name)
+    if row is None:
+        raise ResultsError(f"{folder.path}: run {run.name!r} is done but not in summary.csv")
+    m = folder.read_metrics(run.name)
+    records = [
+        EvalRecord(int(i), float(loss), float(tr), float(te))
+        for i, loss, tr, te in zip(*(m[c] for c in m), strict=True)
+    ]
+    return RunResult(
+        config=run.config,
+        records=records,
+        batch_loss=np.empty(0),
+        status=row["status"],
+        stopped_at=int(row["stopped_at"]),
+        seconds=float(row["seconds"]),
+        net=load_mlp(folder.run_dir(run.name) / folder.MODEL),
+        dataset=dataset,
+    )
+
+
+# -- recording ----------------------------------------------------------------------------------
+
+
 class _Recorder:
-    """Takes each finished run: keeps it in run order and rewrites the summaries."""
+    """Takes each run's outcome: keeps finished runs in run order, rewrites the summaries and
+    the manifest, indexes the folder in the run store, and tells ``on_event``."""
 
-    def __init__(self, folder: ResultsFolder, runs, result: ExperimentResult, on_event) -> None:
-        self.folder, self.runs, self.result, self.on_event = folder, runs, result, on_event
+    def __init__(self, plan: _Plan, on_event: Event | None) -> None:
+        self.plan, self.on_event = plan, on_event
+        self.order = {r.name: i for i, r in enumerate(plan.runs)}
 
-    def __call__(self, index: int, res: RunResult) -> None:
-        self.result.runs.append((self.runs[index], res))
-        self.result.runs.sort(key=lambda pair: self.runs.index(pair[0]))
-        self.folder.write_summary(self.result.summary())
-        self.folder.write_by_config(self.result.by_config())
+    def save(self) -> None:
+        self.plan.folder.write_manifest(self.plan.manifest)
+        _index(self.plan.folder)
+
+    def started(self, index: int) -> None:
+        run = self.plan.runs[index]
+        self.plan.manifest.set_run(run.name, "running")
+        self.plan.folder.write_manifest(self.plan.manifest)
         if self.on_event:
-            self.on_event("done", index, res)
+            self.on_event("start", index, run)
+
+    def eval(self, index: int, record: EvalRecord) -> None:
+        if self.on_event:
+            self.on_event("eval", index, record)
+
+    def finished(self, index: int, outcome: RunResult | Failed) -> None:
+        run, result = self.plan.runs[index], self.plan.result
+        if isinstance(outcome, Failed):
+            result.failures.append((run, outcome.error))
+            self.plan.manifest.set_run(run.name, "failed", outcome.error)
+        else:
+            result.runs = [(r, res) for r, res in result.runs if r.name != run.name]
+            result.runs.append((run, outcome))
+            result.runs.sort(key=lambda pair: self.order[pair[0].name])
+            self.plan.folder.write_summary(result.summary())
+            self.plan.folder.write_by_config(result.by_config())
+            self.plan.manifest.set_run(run.name, outcome.status)
+        self.save()
+        if self.on_event:
+            kind = "failed" if isinstance(outcome, Failed) else "done"
+            self.on_event(kind, index, outcome.error if kind == "failed" else outcome)
+
+
+def _index(folder: ResultsFolder) -> None:
+    """Index the folder in the run store; a store that cannot be written is a warning only
+    (the folder is the truth: ``koubai runs reindex`` rebuilds the index from it)."""
+    from koubai.store import Store
+
+    try:
+        with Store.open_default() as store:
+            store.index_folder(folder.path)
+    except (KoubaiError, OSError) as exc:
+        warnings.warn(f"run store not updated: {exc}", RuntimeWarning, stacklevel=2)
 
 
 def _load_data(dataset: Any):
@@ -209,6 +494,9 @@ class _Job:
     folder: ResultsFolder
     lang: str
     figures: bool
+
+    def __call__(self, run: RunSpec, res: RunResult) -> None:
+        write_run(self, run, res)
 
 
 def write_run(job: _Job, run: RunSpec, res: RunResult) -> None:
@@ -248,7 +536,10 @@ def _write_comparison(folder: ResultsFolder, group: str, members, title: str, la
     save_figure(
         plot_comparison(curves, title=title, lang=lang), folder.group_figure("comparison", group)
     )
-    firsts = [(key, _diag(pairs[0][1])) for key, pairs in by_config.items()]
+    firsts = [
+        (key, _diag(pairs[0][1]) or folder.read_diagnostics(pairs[0][0].name))
+        for key, pairs in by_config.items()
+    ]
     firsts = [(key, d) for key, d in firsts if d is not None]
     if len(firsts) > 1:
         fig = plot_gradient_profiles(firsts, title=title, lang=lang)
@@ -256,108 +547,3 @@ def _write_comparison(folder: ResultsFolder, group: str, members, title: str, la
         if len({d["meta"]["batchnorm"] for _, d in firsts}) > 1:  # with vs without batch norm
             fig = plot_nonlinearity_inputs(firsts, title=title, lang=lang)
             save_figure(fig, folder.group_figure("nonlinearity-inputs", group))
-
-
-# -- serial ---------------------------------------------------------------------------------
-
-
-def _run_serial(runs, data, job: _Job, finished, on_event) -> bool:
-    for index, run in enumerate(runs):
-        if on_event:
-            on_event("start", index, run)
-
-        def on_eval(record: EvalRecord, index: int = index) -> None:
-            if on_event:
-                on_event("eval", index, record)
-
-        res = train(run.config, data, on_eval=on_eval)
-        write_run(job, run, res)
-        finished(index, res)
-        if res.status == "interrupted":
-            return True
-    return False
-
-
-# -- parallel -------------------------------------------------------------------------------
-
-_W: dict[str, Any] = {}
-
-
-def _worker_init(handle: dict, job: _Job, events, stop, blas: int) -> None:
-    pools.die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through `stop`
-    from threadpoolctl import threadpool_limits
-
-    _W.update(
-        data=pools.attach(handle),
-        job=job,
-        events=events,
-        stop=stop,
-        limits=threadpool_limits(blas),
-    )
-
-
-def _worker_run(index: int, run: RunSpec) -> RunResult | None:
-    events, stop = _W["events"], _W["stop"]
-    if stop.is_set():  # queued before Ctrl-C (the pool queues ahead): not started at all
-        return None
-    events.put(("start", index, None))
-
-    def on_eval(record: EvalRecord) -> None:
-        events.put(("eval", index, record))
-        if stop.is_set():
-            raise KeyboardInterrupt
-
-    # Every core has a worker: evaluating on background threads would only take turns with them.
-    res = train(run.config, _W["data"], on_eval=on_eval, evaluation="inline")
-    write_run(_W["job"], run, res)
-    res.net = res.net.copy()  # travels back without gradients or caches
-    return res
-
-
-def _run_parallel(runs, data, job: _Job, n_workers: int, finished, on_event) -> bool:
-    ctx = pools.context()
-    events, stop = ctx.Queue(), ctx.Event()
-    blas = max(1, (os.cpu_count() or 1) // n_workers)
-    interrupted = False
-
-    def drain() -> None:
-        while True:
-            try:
-                kind, index, payload = events.get_nowait()
-            except queue.Empty:
-                return
-            if on_event:
-                on_event(kind, index, runs[index] if kind == "start" else payload)
-
-    shared = pools.SharedArrays(data)
-    try:
-        with ProcessPoolExecutor(
-            n_workers,
-            mp_context=ctx,
-            initializer=_worker_init,
-            initargs=(shared.handle, job, events, stop, blas),
-        ) as pool:
-            pending = {pool.submit(_worker_run, i, r): i for i, r in enumerate(runs)}
-            while pending:
-                try:
-                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    drain()
-                    for fut in done:
-                        index = pending.pop(fut)
-                        res = fut.result()
-                        if res is None:  # never started
-                            continue
-                        finished(index, res)
-                        if res.status == "interrupted":
-                            interrupted = True
-                except KeyboardInterrupt:
-                    interrupted = True
-                    stop.set()
-                    for fut in list(pending):
-                        if fut.cancel():
-                            pending.pop(fut)
-            drain()
-    finally:
-        shared.close()
-    return interrupted

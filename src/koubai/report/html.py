@@ -46,7 +46,24 @@ th:first-child, td:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
 .diverged { color: #b00; } .note { color: #555; font-size: 0.9em; }
+.incomplete { color: #8a4b00; background: #fff4e0; padding: 0.4em 0.6em; }
 """
+
+
+# -- completeness (issue 12): one line from the manifest, kept apart from the page's layout ------
+
+
+def completeness_html(results: ResultsFolder) -> str:
+    """A warning paragraph ``6 of 12 runs (interrupted)`` for an incomplete experiment (from its
+    manifest), or ``""`` when it is complete or predates manifests."""
+    line = results.completeness()
+    if line is None:
+        return ""
+    resume = f"koubai run --resume {results.path}"
+    return (
+        f"<p class='incomplete' data-testid='completeness'><b>Incomplete: "
+        f"{html.escape(line)}.</b> Finish it with <code>{html.escape(resume)}</code>.</p>"
+    )
 
 
 def write_report(folder: str | os.PathLike) -> Path:
@@ -63,6 +80,7 @@ def write_report(folder: str | os.PathLike) -> Path:
         f"<b>{html.escape(str(spec.get('dataset', '')))}</b> "
         f"({html.escape(str(spec.get('dataset_source', '')))}) · "
         f"{html.escape(str(spec.get('created', '')))}</p>",
+        completeness_html(results),
         "<h2>Final accuracies</h2>",
         _table(
             summary, ["run", "final_train_acc", "final_test_acc", "status", "stopped_at", "seconds"]

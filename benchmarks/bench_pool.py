@@ -1,0 +1,185 @@
+"""Scale-out and the run store: the 12-run ``vanishing`` experiment one run after another, in the
+local pool, and on a Dask LocalCluster; then ``koubai runs list`` over 10,000 indexed runs.
+
+Contenders for the grid (every one through ``koubai.experiments``, figures off, same seeds):
+
+* **one process, one thread** — the runs one after another in this process, each exactly as a
+  pool worker runs it (``executors.execute_run``: evaluation inline, one BLAS thread, files
+  written): the baseline of parallel efficiency = T_one / (workers x T_pool);
+* **koubai serial** — ``run_experiment(workers=1)``: koubai's default in one process, which
+  evaluates on a helper thread (so it already uses ~1.9 cores; for information);
+* **local pool** — ``run_experiment(workers=W)``: the fork-server pool, pool start included;
+* **Dask LocalCluster** — ``run_experiment(executor="dask", workers=W)``, cluster start and
+  stop included.
+
+Contenders run round robin, repeat r with the same seeds; medians are reported with min-max,
+and the load average before each repeat (other processes on the machine slow every contender).
+Then 10,000 runs are indexed (copies of one real experiment folder, summary and manifest only)
+and ``koubai runs list`` is timed as a command (python start-up included), next to
+``koubai version`` (the start-up alone) and to the store's own work (refresh + select) in
+this process.
+
+Run: ``python benchmarks/bench_pool.py [--quick] [--iterations N] [--workers W]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common as C
+
+
+def _grid(args, data, out: Path) -> dict[str, float]:
+    """One repeat of every contender; returns seconds per contender."""
+    from threadpoolctl import threadpool_limits
+
+    from koubai.experiments import executors, load_spec, run_experiment
+    from koubai.experiments.runner import _Job
+    from koubai.results import ResultsFolder
+
+    spec = load_spec("vanishing")
+    over = {"iterations": args.iterations} if args.iterations else None
+    runs = spec.resolve(overrides=over)
+    times: dict[str, float] = {}
+    kw = {"dataset": data, "overrides": over, "figures": False}
+
+    def one_thread() -> None:
+        job = _Job(ResultsFolder.create(out, "one-thread"), "en", False)
+        with threadpool_limits(1):
+            for run in runs:
+                assert not isinstance(executors.execute_run(run, data, job), executors.Failed)
+
+    contenders = {
+        "one process, one thread": one_thread,
+        "koubai serial (helper thread)": lambda: run_experiment(spec, out_dir=out, workers=1, **kw),
+        f"local pool, {args.workers} workers": lambda: run_experiment(
+            spec, out_dir=out, workers=args.workers, **kw
+        ),
+    }
+    if not args.no_dask:
+        contenders[f"Dask LocalCluster, {args.workers} workers"] = lambda: run_experiment(
+            spec, out_dir=out, workers=args.workers, executor="dask", **kw
+        )
+    for name, fn in contenders.items():
+        time.sleep(0.25)
+        t = time.perf_counter()
+        fn()
+        times[name] = time.perf_counter() - t
+        print(f"  {name}: {times[name]:.1f} s", file=sys.stderr)
+    return times
+
+
+def _store(n_runs: int, data, tmp: Path) -> dict[str, float]:
+    """Index ``n_runs`` runs (copies of one real folder) and time ``koubai runs list``."""
+    from koubai.experiments import load_spec, run_experiment
+    from koubai.store import Store
+
+    home = tmp / "home"
+    env = {**os.environ, "KOUBAI_HOME": str(home)}
+    os.environ["KOUBAI_HOME"] = str(home)
+    seed = run_experiment(
+        load_spec("vanishing"),
+        dataset=data,
+        overrides={"iterations": 20},
+        out_dir=tmp / "seed",
+        workers=1,
+        figures=False,
+    )
+    root = tmp / "many"
+    per = len(seed.runs)
+    for k in range(-(-n_runs // per)):
+        target = root / f"vanishing-{k:05d}"
+        shutil.copytree(seed.folder, target, ignore=shutil.ignore_patterns("runs"))
+    with Store() as store:
+        t = time.perf_counter()
+        _, indexed = store.reindex([root])
+        reindex = time.perf_counter() - t
+        t = time.perf_counter()
+        store.refresh()
+        rows = store.select([])
+        in_process = time.perf_counter() - t
+    koubai = [sys.executable, "-c", "from koubai.cli import main; main()"]
+    cmd, version, where = [], [], []
+    commands = (
+        (cmd, ["runs", "list"]),
+        (version, ["version"]),
+        (where, ["runs", "list", "--where", "activation=sigmoid"]),
+    )
+    for _ in range(5):
+        for times, args in commands:
+            t = time.perf_counter()
+            subprocess.run([*koubai, *args], env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - t)
+    return {
+        "runs indexed": float(indexed),
+        "rows listed in process": float(len(rows)),
+        "reindex (s)": reindex,
+        "refresh + select in process (s)": in_process,
+        "koubai runs list (s, median of 5)": statistics.median(cmd),
+        "koubai runs list --where activation=sigmoid (s)": statistics.median(where),
+        "koubai version: start-up alone (s)": statistics.median(version),
+    }
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="1 repeat, 500 iterations")
+    p.add_argument("--iterations", type=int, default=None, help="override every run's")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--dataset", default="mnist-5k")
+    p.add_argument("--no-dask", action="store_true")
+    p.add_argument("--store-runs", type=int, default=10_000)
+    p.add_argument("--no-grid", action="store_true", help="only the run store")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.repeats, args.iterations = 1, args.iterations or 500
+    from koubai.datasets import load
+
+    data = load(args.dataset)
+    print(f"# bench_pool: {C.cpu_model()}, {C.cores()} cores; data {data.name}; "
+          f"iterations {args.iterations or 'as the spec'}; {args.repeats} repeats")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="koubai-bench-pool-") as tmp:
+        os.environ["KOUBAI_HOME"] = str(Path(tmp) / "grid-home")
+        samples: dict[str, list[float]] = {}
+        loads = []
+        for r in range(0 if args.no_grid else args.repeats):
+            loads.append(os.getloadavg()[0])
+            print(f"repeat {r + 1}/{args.repeats} (load average {loads[-1]:.1f})", file=sys.stderr)
+            for name, t in _grid(args, data, Path(tmp) / f"r{r}").items():
+                samples.setdefault(name, []).append(t)
+        if samples:
+            _report(samples, loads, args.workers)
+        store = _store(args.store_runs, data, Path(tmp))
+    print("\n| run store | value |\n|---|---|")
+    for k, v in store.items():
+        print(f"| {k} | {v:.0f} |" if v >= 100 else f"| {k} | {v:.3f} |")
+
+
+def _report(samples: dict[str, list[float]], loads: list[float], workers: int) -> None:
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    base = med["one process, one thread"]
+    print("\n| contender | median | min-max | parallel efficiency vs one thread |")
+    print("|---|---|---|---|")
+    for name, t in med.items():
+        eff = base / (workers * t) if "workers" in name else None
+        span = f"{min(samples[name]):.1f}-{max(samples[name]):.1f} s"
+        print(f"| {name} | {t:.1f} s | {span} | {f'{eff:.2f}' if eff else ''} |")
+    pool = next(t for n, t in med.items() if n.startswith("local pool"))
+    dask = [t for n, t in med.items() if n.startswith("Dask")]
+    if dask:
+        print(f"\nDask / local pool wall time: {dask[0] / pool:.2f} (target <= 1.15)")
+    print(f"parallel efficiency of the pool: {base / (workers * pool):.2f} (target >= 0.8)")
+    print(f"load average (1 min) before each repeat: {', '.join(f'{x:.1f}' for x in loads)}")
+
+
+if __name__ == "__main__":
+    main()

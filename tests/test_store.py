@@ -1,0 +1,182 @@
+"""The run store: indexed as experiments run, rebuilt from the folders, safe with two writers,
+and the ``koubai runs`` commands over it."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from koubai.cli import app
+from koubai.experiments import parse_spec, run_experiment
+from koubai.results import ResultsFolder
+from koubai.store import Store, default_path
+
+runner = CliRunner()
+
+TINY = """
+name = "tiny"
+title = "A tiny experiment"
+[base]
+hidden_sizes = [8, 6]
+iterations = 30
+batch_size = 20
+eval_every = 10
+lr = 0.5
+[[group]]
+name = "g"
+[group.grid]
+activation = ["sigmoid", "relu"]
+init = ["gauss", "he"]
+"""
+
+
+@pytest.fixture
+def two_experiments(tmp_path, blobs):
+    """The same 4 runs, at lr 0.5 and at lr 0.1, in two folders under ``tmp_path/out``."""
+    spec = parse_spec(TINY, source="tiny")
+    kw = {"dataset": blobs, "out_dir": tmp_path / "out", "workers": 1, "figures": False}
+    a = run_experiment(spec, **kw)
+    b = run_experiment(spec, overrides={"lr": 0.1}, **kw)
+    return a, b
+
+
+def _json(args):
+    result = runner.invoke(app, ["runs", "list", "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_the_store_lives_in_koubai_home_or_the_user_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOUBAI_HOME", str(tmp_path / "home"))
+    assert default_path() == tmp_path / "home" / "runs.sqlite"
+    monkeypatch.delenv("KOUBAI_HOME")
+    import platformdirs
+
+    assert default_path().parent == platformdirs.user_data_path("koubai", appauthor=False)
+
+
+def test_experiments_are_indexed_as_they_run(two_experiments):
+    a, b = two_experiments
+    rows = _json([])
+    assert len(rows) == 8
+    by_id = {r["id"]: r for r in rows}
+    for result in (a, b):
+        for spec, res in result.runs:
+            row = by_id[f"{result.folder.name}/{spec.name}"]
+            assert row["status"] == "finished"
+            assert row["final_test_acc"] == pytest.approx(round(res.final_test_acc, 4))
+            assert row["config"]["lr"] == spec.config.lr
+            assert row["dataset"] == "blobs" and row["protocol"] == "course"
+    # The same configuration on the same data has the same key in both folders, lr aside.
+    keys_a = {r["key"] for r in rows if r["folder"] == str(a.folder.resolve())}
+    keys_b = {r["key"] for r in rows if r["folder"] == str(b.folder.resolve())}
+    assert len(keys_a) == 4 and not keys_a & keys_b
+
+
+def test_where_experiment_and_status_select(two_experiments):
+    a, _ = two_experiments
+    assert len(_json(["--where", "activation=relu"])) == 4
+    assert len(_json(["--where", "activation=relu", "--where", "lr=0.1"])) == 2
+    assert len(_json(["--where", "hidden_sizes=[8, 6]"])) == 8
+    assert len(_json(["--where", "batchnorm=false"])) == 8
+    assert len(_json(["--experiment", a.folder.name])) == 4
+    assert len(_json(["--experiment", "tiny"])) == 8
+    assert _json(["--status", "failed"]) == []
+    table = runner.invoke(app, ["runs", "list", "--where", "init=he"])
+    assert table.exit_code == 0 and "4 runs" in table.output
+    csv_out = runner.invoke(app, ["runs", "list", "--format", "csv"]).output.splitlines()
+    assert csv_out[0].startswith("id,") and len(csv_out) == 9
+    bad = runner.invoke(app, ["runs", "list", "--where", "no equals sign"])
+    assert bad.exit_code == 1 and "KEY=VALUE" in bad.output
+
+
+def test_reindex_rebuilds_a_lost_or_stale_index(two_experiments, tmp_path):
+    a, b = two_experiments
+    default_path().unlink()
+    assert _json([]) == []
+    result = runner.invoke(app, ["runs", "reindex", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "indexed 8 runs in 2 experiments" in result.output
+    assert len(_json([])) == 8
+    # A folder changed behind the store's back (a run dropped) is read again when listed...
+    ResultsFolder(a.folder).drop_runs(["g-relu-he-8x6"])
+    assert len(_json([])) == 7
+    # ...and one deleted is forgotten.
+    import shutil
+
+    shutil.rmtree(b.folder)
+    assert len(_json([])) == 3
+
+
+def test_show_and_compare(two_experiments, tmp_path):
+    a, b = two_experiments
+    run_a, run_b = f"{a.folder.name}/g-relu-he-8x6", f"{b.folder.name}/g-relu-he-8x6"
+    shown = runner.invoke(app, ["runs", "show", run_a])
+    assert shown.exit_code == 0, shown.output
+    key = ResultsFolder(a.folder).read_manifest().run("g-relu-he-8x6")["key"]
+    assert key in shown.output and "relu" in shown.output
+    assert runner.invoke(app, ["runs", "show", key[:8]]).exit_code == 0
+    missing = runner.invoke(app, ["runs", "show", "nope/nothing"])
+    assert missing.exit_code == 1 and "no run 'nope/nothing'" in missing.output
+
+    stem = tmp_path / "cmp"
+    result = runner.invoke(app, ["runs", "compare", run_a, run_b, "-o", str(stem)])
+    assert result.exit_code == 0, result.output
+    assert "lr" in result.output  # the one setting that differs gets a column
+    assert (tmp_path / "cmp.png").stat().st_size > 1000
+    assert (tmp_path / "cmp.svg").exists()
+    by_where = runner.invoke(
+        app, ["runs", "compare", "--where", "init=he", "-o", str(tmp_path / "he")]
+    )
+    assert by_where.exit_code == 0 and "4 runs" in by_where.output
+
+
+def test_rm_removes_entries_and_with_files_the_folders(two_experiments):
+    a, b = two_experiments
+    one = f"{a.folder.name}/g-relu-he-8x6"
+    assert runner.invoke(app, ["runs", "rm", one]).exit_code == 0
+    assert len(_json([])) == 7
+    assert (a.folder / "runs" / "g-relu-he-8x6").exists()  # the index only
+
+    two = f"{a.folder.name}/g-sigmoid-he-8x6"
+    assert runner.invoke(app, ["runs", "rm", two, "--files", "--yes"]).exit_code == 0
+    assert not (a.folder / "runs" / "g-sigmoid-he-8x6").exists()
+    assert "g-sigmoid-he-8x6" not in (a.folder / "summary.csv").read_text()
+    assert ResultsFolder(a.folder).read_manifest().run("g-sigmoid-he-8x6")["state"] == "removed"
+
+    result = runner.invoke(app, ["runs", "rm", "--experiment", b.folder.name, "--files", "-y"])
+    assert result.exit_code == 0, result.output
+    assert not b.folder.exists()
+    assert {r["folder"] for r in _json([])} == {str(a.folder.resolve())}
+    assert runner.invoke(app, ["runs", "rm"]).exit_code == 1  # nothing selected
+
+
+def test_two_experiments_writing_the_store_at_once(tmp_path, blobs_npz):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY.replace('init = ["gauss", "he"]', 'init = ["gauss", "he", "xavier"]'))
+    cmd = [sys.executable, "-c", "from koubai.cli import main; main()", "run", str(spec)]
+    procs = [
+        subprocess.Popen(
+            [*cmd, "-d", str(blobs_npz), "-o", str(tmp_path / f"out{k}"), "--workers", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(2)
+    ]
+    # A third writer re-indexes both output folders in a loop meanwhile.
+    with Store() as store:
+        while any(p.poll() is None for p in procs):
+            store.reindex([p for p in (tmp_path / "out0", tmp_path / "out1") if p.exists()])
+    for p in procs:
+        _, err = p.communicate()
+        assert p.returncode == 0, err
+        assert "run store not updated" not in err
+    db = sqlite3.connect(default_path())
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT folder) FROM runs").fetchone() == (12, 2)
+    assert {r[0] for r in db.execute("SELECT status FROM runs")} == {"finished"}
