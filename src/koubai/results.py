@@ -53,6 +53,8 @@ SUMMARY_COLUMNS = [
     "seconds",
 ]
 METRIC_COLUMNS = ["iteration", "loss", "train_acc", "test_acc"]
+#: ``claims.csv``: one row per claim of a paper experiment (:mod:`koubai.papers`).
+CLAIM_COLUMNS = ["claim", "paper_value", "measured", "spread", "reproduced", "note"]
 AGGREGATE_COLUMNS = [
     "group",
     "config",
@@ -178,6 +180,9 @@ class ResultsFolder:
     METRICS = "metrics.csv"
     MODEL = "model.npz"
     DIAGNOSTICS = "diagnostics.npz"
+    CLAIMS = "claims.csv"
+    #: A paper experiment's figures are ``paper-<part>.png|svg`` (:mod:`koubai.papers`).
+    PAPER_FIGURE_PREFIX = "paper-"
     #: Per-run figures: the note's accuracy figure (PNG and SVG) and the diagnostics (PNG).
     RUN_FIGURES = ("accuracy", "gradient-flow", "activations", "saturation-updates")
     #: Per-group figures, ``<kind>-<group>.png|svg``.
@@ -260,7 +265,9 @@ class ResultsFolder:
     def write_spec(self, meta: dict[str, object], runs: Sequence[tuple[str, str, dict]]) -> Path:
         """The resolved experiment: ``meta`` at the top, then one ``[[run]]`` table per run."""
         doc = dict(meta)
-        doc["run"] = [{"name": name, "group": group, **config} for name, group, config in runs]
+        # The run's name last: a configuration's own ``name`` field ("" unless set) must not
+        # hide it.
+        doc["run"] = [{**config, "name": name, "group": group} for name, group, config in runs]
         return atomic_write(self._inside(self.SPEC), tomli_w.dumps(doc))
 
     def write_summary(self, rows: Sequence[dict[str, object]]) -> Path:
@@ -291,6 +298,23 @@ class ResultsFolder:
             }
             self._save_arrays(folder / self.DIAGNOSTICS, arrays)
         return folder
+
+    def paper_figure(self, part: str) -> Path:
+        """The stem (no suffix) of a paper experiment's figure ``part`` (``"fig1"``, …)."""
+        return self._inside(self.PAPER_FIGURE_PREFIX + check_component(part, "figure name"))
+
+    def paper_figures(self, suffix: str = ".png") -> list[Path]:
+        """The paper figures drawn in this folder, by name."""
+        return sorted(self.path.glob(f"{self.PAPER_FIGURE_PREFIX}*{suffix}"))
+
+    def write_claims(self, rows: Sequence[dict[str, object]]) -> Path:
+        """``claims.csv``: one row per claim, :data:`CLAIM_COLUMNS`."""
+        text = _csv([[row[k] for k in CLAIM_COLUMNS] for row in rows], CLAIM_COLUMNS)
+        return atomic_write(self._inside(self.CLAIMS), text)
+
+    def read_claims(self) -> list[dict[str, str]]:
+        """``claims.csv``'s rows (strings), or ``[]`` when the experiment checks no claim."""
+        return self._read_csv(self.path / self.CLAIMS)
 
     def write_report(self, page: str) -> Path:
         """``report.html``."""

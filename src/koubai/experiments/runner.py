@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from koubai import papers
 from koubai.checks import check_int, check_language
 from koubai.experiments import pool as pools
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
@@ -125,6 +126,8 @@ def run_experiment(
         interrupted = _run_serial(runs, data, job, record, on_event)
     else:
         interrupted = _run_parallel(runs, data, job, n_workers, record, on_event)
+    if not interrupted:  # a paper experiment's claims, from the finished folder (koubai.papers)
+        papers.evaluate(folder, spec.name, lang=lang, figures=figures)
     if figures:
         for group in spec.groups:
             members = [(r, res) for r, res in result.runs if r.group == group.name]
