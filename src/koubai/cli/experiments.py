@@ -126,6 +126,18 @@ def _run_and_report(spec, **kwargs) -> None:
     print_summary(result)
     if result.status == "interrupted":
         fail(f"interrupted: {len(result.runs)} of {result.planned} runs kept in {result.folder}")
+    print_claims(result, kwargs.get("lang", "en"))
+
+
+def print_claims(result, lang: str) -> None:
+    """A paper experiment's claims beside our measurements, with each verdict and its reason."""
+    from koubai import papers
+
+    if papers.is_paper(result.name):
+        text = papers.report(result.folder, result.name, lang)
+        console.print(text, highlight=False, soft_wrap=True, markup=False)
+        path = ResultsFolder(result.folder).path / ResultsFolder.CLAIMS
+        console.print(f"claims:  {path}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -134,7 +146,8 @@ def run(
     names: list[str] = typer.Argument(
         ...,
         metavar="NAME|FILE...",
-        help="Built-in experiments (vanishing, batchnorm) or spec files.",
+        help="Built-in experiments (vanishing, batchnorm, nielsen, glorot, ioffe, he-deep) "
+        "or spec files.",
     ),
     dataset: str = typer.Option(
         "auto", "--dataset", "-d", help="mnist, fashion-mnist, mnist-5k, digits, auto or a .npz."
@@ -148,12 +161,20 @@ def run(
     ),
     lang: str = typer.Option("en", help="Figure labels: en or ja."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the figures."),
+    scale: str = typer.Option(
+        "default",
+        help="Paper experiments: default (minutes on two cores) or paper (the paper's own "
+        "sizes and step counts: hours).",
+    ),
 ) -> None:
-    """Run experiments and write their results folders (metrics, figures, summary)."""
+    """Run experiments and write their results folders (metrics, figures, summary; for the
+    paper experiments, the paper's claims beside our measurements)."""
     from koubai.datasets import load
     from koubai.experiments import load_spec
+    from koubai.papers import at_scale
 
-    specs = [load_spec(name) for name in names]  # every name checked before any work
+    # every name checked before any work
+    specs = [at_scale(load_spec(name), scale) for name in names]
     overrides = parse_overrides(set_)
     for spec in specs:
         spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides)

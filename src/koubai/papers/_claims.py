@@ -51,10 +51,10 @@ class Band:
 
     def text(self) -> str:
         if math.isinf(self.lo):
-            return f"≤ {self.hi:g}"
+            return f"≤ {self.hi:.3g}"
         if math.isinf(self.hi):
-            return f"≥ {self.lo:g}"
-        return f"{self.lo:g} – {self.hi:g}"
+            return f"≥ {self.lo:.3g}"
+        return f"{self.lo:.3g} – {self.hi:.3g}"
 
 
 def mean_spread(values: Sequence[float]) -> tuple[float, float]:

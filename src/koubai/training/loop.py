@@ -149,19 +149,22 @@ class ProbeSchedule:
         return {"trace": [], "grad_trace": []}
 
     def _record_fixed(self, iteration: int, net: MLP) -> None:
+        self._extra_pass(iteration, net, *self.fixed)
+
+    def _extra_pass(self, iteration: int, net: MLP, x: np.ndarray, t: np.ndarray) -> None:
+        """A recorded training-mode pass that is no training step: batch norm's running
+        statistics are put back as they were (looking must not change the network)."""
         buffers = {k: v.copy() for k, v in net.buffers.items()}
         trace, grad_trace = [], []
-        net.forward_backward(*self.fixed, trace=trace, grad_trace=grad_trace)
+        net.forward_backward(x, t, trace=trace, grad_trace=grad_trace)
         self.probe.record(iteration, net, trace, grad_trace)
         for k, v in buffers.items():
             net.buffers[k] = v
 
     def start(self, net: MLP, x: np.ndarray, t: np.ndarray) -> None:
         """Iteration 0: one training-mode pass, on the first batch or the probe set, recorded."""
-        traces = self.traces(0, net)
-        if traces:
-            net.forward_backward(x, t, **traces)
-            self.after_backward(0, net, traces)
+        if self.traces(0, net):
+            self._extra_pass(0, net, x, t)
 
     def after_backward(self, iteration: int, net: MLP, traces: dict[str, list]) -> None:
         if traces:
