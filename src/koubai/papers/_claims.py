@@ -68,6 +68,14 @@ def mean_spread(values: Sequence[float]) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan
 
 
+def ratio(a: float, b: float) -> float:
+    """``a / b`` for step counts: NaN when both are 0 or both infinite (nothing to compare),
+    infinite when only ``b`` is 0."""
+    if (a == 0 and b == 0) or (math.isinf(a) and math.isinf(b)):
+        return math.nan
+    return math.inf if b == 0 else a / b
+
+
 @dataclass(frozen=True)
 class Claim:
     """One claim of a paper, with the paper's value, ours, and the verdict.

@@ -65,6 +65,13 @@ class Runs:
                 )
             )
 
+    @classmethod
+    def of(cls, runs: list[RunData], spec: dict[str, Any] | None = None) -> Runs:
+        """Runs made by hand (what the claim logic is tested on), without a folder."""
+        made = cls.__new__(cls)
+        made.folder, made.spec, made.runs = None, spec or {}, list(runs)
+        return made
+
     @property
     def dataset(self) -> str:
         return str(self.spec.get("dataset", ""))
