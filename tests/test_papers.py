@@ -301,6 +301,12 @@ def test_cli_refuses_paper_scale_for_other_experiments(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_paper_experiments_are_built_in():
+    from koubai.experiments import builtin_names
+
+    assert builtin_names() == ["batchnorm", "glorot", "he-deep", "ioffe", "nielsen", "vanishing"]
+
+
 def test_show_lists_the_paper_experiments():
     result = CliRunner().invoke(app, ["show"])
     assert result.exit_code == 0

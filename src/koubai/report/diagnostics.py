@@ -84,6 +84,10 @@ def plot_health(d: dict, *, title: str = "", lang: str = "en") -> Figure:
     palette = colors("viridis", len(names))
     for k in range(share.shape[1]):
         left.plot(d["iterations"], share[:, k], color=palette[k], label=names[k])
+    if "zero_share" in d and d["meta"]["activation"] == "relu":  # sparsity, dashed
+        kind = f"{kind}; {lab['zeros']} (--)"
+        for k in range(share.shape[1]):
+            left.plot(d["iterations"], d["zero_share"][:, k], color=palette[k], ls="--")
     left.set_ylim(-0.02, 1.02)
     left.set_xlabel(lab["iteration"])
     left.set_ylabel(lab["share"])
