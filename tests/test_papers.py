@@ -136,7 +136,9 @@ def _sparse_run(activation, zeros, acc, seed=0):
 def _glorot_runs(standard=1 / 3, normalized=1.0, top=(0.0, 0.9), accs=(0.93, 0.92, 0.92)):
     runs = [_tanh_run("standard_uniform", standard, s) for s in range(2)]
     runs += [_tanh_run("glorot_uniform", normalized, s) for s in range(2)]
-    runs += [_run("sigmoid", {"seed": s}, diag={"act_hist": _hist(top)}) for s in range(2)]
+    sig = {"act_hist": _hist(top), "iterations": np.arange(len(top)) * 10.0}
+    acc = [0.1] * len(top)  # not learned yet
+    runs += [_run("sigmoid", {"seed": s}, diag=sig, acc=acc) for s in range(2)]
     runs += [_sparse_run("relu", 0.5, accs[0]), _sparse_run("tanh", 0.0, accs[1])]
     runs += [_sparse_run("sigmoid", 0.0, accs[2])]
     return Runs.of(runs)
@@ -152,6 +154,15 @@ def test_glorot_claims_follow_the_measured_ratios():
     # the top layer never near 0: fig. 2 not reproduced; exactly half: on the edge, reproduced
     assert glorot.claims(_glorot_runs(top=(0.0, 0.2)))[4].reproduced == "false"
     assert glorot.claims(_glorot_runs(top=(0.0, 0.5)))[4].reproduced == "true"
+
+
+def test_fig2_counts_only_the_records_before_the_net_learns():
+    sig = {"act_hist": _hist((0.0, 0.1, 0.9)), "iterations": np.array([0.0, 10.0, 20.0])}
+    late = [_run("sigmoid", {"seed": 0}, diag=sig, acc=[0.1, 0.15, 0.8])]  # learned at 20
+    claim = glorot.claims(Runs.of(late))[4]
+    assert claim.measured == pytest.approx(0.1) and claim.reproduced == "false"
+    early = [_run("sigmoid", {"seed": 0}, diag=sig, acc=[0.1, 0.1, 0.1])]
+    assert glorot.claims(Runs.of(early))[4].reproduced == "true"
 
 
 def test_sparsity_needs_comparable_accuracy():

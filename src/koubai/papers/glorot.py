@@ -23,7 +23,10 @@ from koubai.papers._runs import Runs
 
 NAME = "glorot"
 CITATION = "Glorot & Bengio 2010, Figs. 2, 6, 7"
-SPARSE_CITATION = "Glorot, Bordes & Bengio 2011; the note: ReLU「スパース化に貢献」"
+SPARSE_CITATION = (
+    "Glorot, Bordes & Bengio 2011; the note: ReLU 'contributes to sparsity'",
+    "Glorot, Bordes & Bengio 2011、ノート：ReLU は「スパース化に貢献」",
+)
 #: Variance ratios are per layer (the geometric mean over the 4 steps between the 5 hidden
 #: layers), as their analysis goes: Var shrinks by n·Var(W) per layer, 1/3 with the standard
 #: initialization and 1 with the normalized one (in tanh's linear regime).
@@ -33,8 +36,11 @@ SHRINKS = Band(0.0, 0.5)
 SIMILAR = Band(0.75, 1.0 / 0.75)
 #: "Near 0" for a sigmoid output: below 0.1 (the first 5 of the 50 histogram bins on [0, 1]).
 NEAR_ZERO_BINS = 5
-#: "Driven to 0": at some point of training most (over half) of the top layer's outputs are.
+#: "Driven to 0 early": before the net learns, at some point most (half or more) of the top
+#: layer's outputs are.
 SATURATES = Band(0.5, 1.0)
+#: "Not learned yet": a test accuracy of at most 0.2 (chance is 0.1).
+NOT_LEARNED = 0.2
 #: "Sparse": at least a quarter of ReLU's outputs exactly 0, beyond what sigmoid/tanh have.
 SPARSE = Band(0.25, 1.0)
 #: "Comparable accuracy": final test accuracies within 0.05 of each other.
@@ -131,13 +137,24 @@ def _near_zero(run) -> np.ndarray:
     return hist[:, :, :NEAR_ZERO_BINS].sum(axis=2) / hist.sum(axis=2)
 
 
+def _not_yet_learned(run) -> np.ndarray:
+    """Per diagnostics record: whether the net had not learned yet (the test accuracy of the
+    last evaluation at or before it at most :data:`NOT_LEARNED`)."""
+    its = run.diag("iterations").ravel()
+    evals, acc = run.metrics["iteration"], run.metrics["test_acc"]
+    last = np.clip(np.searchsorted(evals, its, side="right") - 1, 0, None)
+    return acc[last] <= NOT_LEARNED
+
+
 def _saturation(runs: Runs) -> Claim:
-    peaks, bottoms = [], []
+    peaks, bottoms, learned = [], [], []
     for run in runs.select("sigmoid"):
         share = _near_zero(run)
         if share.size:
-            peaks.append(float(share[:, -1].max()))
+            early = _not_yet_learned(run)
+            peaks.append(float(share[early, -1].max()) if early.any() else math.nan)
             bottoms.append(float(share[:, 0].max()))
+            learned.append(not early[-1])
     value, spread = mean_spread(peaks)
     bottom = mean_spread(bottoms)[0]
     return Claim(
@@ -150,10 +167,12 @@ def _saturation(runs: Runs) -> Claim:
         spread,
         SATURATES,
         (
-            f"The largest share of the top hidden layer's outputs below 0.1 over training "
-            f"(the first hidden layer's: {bottom:.2f}).",
-            f"学習中に最上位の隠れ層の出力が 0.1 未満となる割合の最大値"
-            f"（第 1 隠れ層では {bottom:.2f}）。",
+            f"The largest share of the top hidden layer's outputs below 0.1 before the net "
+            f"learns (test accuracy ≤ {NOT_LEARNED}; {sum(learned)} of {len(learned)} runs "
+            f"learned within the run); the first hidden layer's, over the run: {bottom:.2f}.",
+            f"ネットが学習する前（テスト正解率 ≤ {NOT_LEARNED}。実行中に学習したのは "
+            f"{len(learned)} 中 {sum(learned)}）に最上位の隠れ層の出力が 0.1 未満となる割合の"
+            f"最大値。第 1 隠れ層では実行全体で {bottom:.2f}。",
         ),
     )
 
@@ -224,6 +243,7 @@ def figures(runs: Runs, lang: str) -> dict[str, Figure]:
             rows = [r.diag(key)[0] ** 2 for r in rs if r.diag(key).size]
             x = np.arange(1, rows[0].size + 1) if rows else []
             band_curve(ax, x, rows, label, color, marker="o")
+            ax.set_xticks(np.asarray(x))
     ax_act.set(
         yscale="log",
         xlabel=tr(lang, "hidden layer", "隠れ層"),
@@ -262,7 +282,8 @@ def figures(runs: Runs, lang: str) -> dict[str, Figure]:
 
 def sparsity_figure(runs: Runs, lang: str) -> Figure:
     title = tr(lang, "Exact zeros in the hidden layers", "隠れ層のちょうど 0 の割合")
-    fig, (ax_zero, ax_never) = paper_figure(2, SPARSE_CITATION, title, lang)
+    cite = SPARSE_CITATION[1 if lang == "ja" else 0]
+    fig, (ax_zero, ax_never) = paper_figure(2, cite, title, lang)
     acts = ("relu", "tanh", "sigmoid")
     for k, (act, color) in enumerate(zip(acts, colors("tab10", 3), strict=True)):
         rs = [r for r in runs.select("sparsity", activation=act) if r.diag("zero_share").size]
@@ -272,13 +293,15 @@ def sparsity_figure(runs: Runs, lang: str) -> Figure:
         for ax, key in ((ax_zero, "zero_share"), (ax_never, "never_active")):
             last = np.stack([r.diag(key)[-1] for r in rs])
             x = np.arange(1, last.shape[1] + 1) + (k - 1) * 0.25
-            ax.bar(
+            bars = ax.bar(
                 x,
                 last.mean(axis=0),
                 width=0.25,
                 color=color,
                 label=f"{act} ({tr(lang, 'test', 'テスト')} {acc:.3f})",
             )
+            ax.bar_label(bars, fmt="%.2f", fontsize=7)
+            ax.set_xticks(np.arange(1, last.shape[1] + 1))
     ax_zero.set(
         ylim=(0, 1),
         xlabel=tr(lang, "hidden layer", "隠れ層"),
