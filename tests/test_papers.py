@@ -232,7 +232,8 @@ def test_paper_scale_sets_the_papers_sizes_and_steps():
     deep = papers.at_scale(load_spec("he-deep"), "paper").resolve()
     assert {r.config.hidden_sizes for r in deep if r.group == "d30"} == {(256,) * 30}
     glo = papers.at_scale(load_spec("glorot"), "paper").resolve()
-    assert {r.config.hidden_sizes for r in glo} == {(1000,) * 5}
+    assert {r.config.hidden_sizes for r in glo if r.group != "sparsity"} == {(1000,) * 5}
+    assert {r.config.hidden_sizes for r in glo if r.group == "sparsity"} == {(100, 100)}
     assert papers.at_scale(load_spec("ioffe"), "default") == load_spec("ioffe")
     with pytest.raises(ConfigError, match="applies to the paper experiments"):
         papers.at_scale(load_spec("vanishing"), "paper")
