@@ -13,6 +13,10 @@ from matplotlib.figure import Figure
 
 from koubai.report.figures import colors, labels, localize, new_figure
 
+#: At most this many hidden layers in the activation histograms (a 30-layer net's 30 rows took
+#: 20 s to draw and left no room for the axes).
+MAX_HIST_ROWS = 8
+
 
 def _layer_names(d: dict, lab: dict[str, str]) -> list[str]:
     n = d["weight_grad_norm"].shape[1]
@@ -52,19 +56,21 @@ def plot_gradient_flow(d: dict, *, title: str = "", lang: str = "en") -> Figure:
 def plot_activation_histograms(
     d: dict, *, title: str = "", lang: str = "en", moments: int = 4
 ) -> Figure:
-    """Histograms of each hidden layer's output (rows) at a few moments of training (columns)."""
+    """Histograms of each hidden layer's output (rows) at a few moments of training (columns);
+    of a deeper net, :data:`MAX_HIST_ROWS` layers evenly spaced from the first to the last."""
     lab = labels(lang)
     hist, edges, its = d["act_hist"], d["act_edges"], d["iterations"]
     n_layers = hist.shape[1]
     cols = sorted(set(np.linspace(0, len(its) - 1, moments).round().astype(int)))
-    fig = new_figure((2.6 * len(cols), 1.9 * max(n_layers, 1)))
-    axes = fig.subplots(max(n_layers, 1), len(cols), squeeze=False, sharex=True)
-    for r in range(n_layers):
+    shown = sorted(set(np.linspace(0, n_layers - 1, min(n_layers, MAX_HIST_ROWS)).round()))
+    fig = new_figure((2.6 * len(cols), 1.9 * max(len(shown), 1)))
+    axes = fig.subplots(max(len(shown), 1), len(cols), squeeze=False, sharex=True)
+    for row, r in enumerate(int(k) for k in shown):
         for c, t in enumerate(cols):
-            ax = axes[r, c]
+            ax = axes[row, c]
             counts = hist[t, r]
             ax.stairs(counts / max(counts.sum(), 1), edges, fill=True, color="tab:blue")
-            if r == 0:
+            if row == 0:
                 ax.set_title(f"{lab['iteration']} {its[t]}", fontsize=9)
             if c == 0:
                 ax.set_ylabel(lab["hidden"].format(k=r + 1), fontsize=9)
