@@ -177,8 +177,11 @@ def figures(runs: Runs, lang: str) -> dict[str, Figure]:
             rs = runs.select(_group(depth), init=init)
             its = rs[0].metrics["iteration"] if rs else []
             band_curve(ax, its, [r.metrics["test_acc"] for r in rs], init, color)
-    ref = np.arange(1, 31)
-    ax_std.plot(ref, 2.0 ** (-(ref - 1) / 2), "k:", label="(1/√2)^l")
+    start = [r.diag("act_std")[0, 1] for r in runs.select("d30") if r.diag("act_std").size]
+    if start:  # from hidden layer 2 (layer 1 sees the pixels), as the claim measures it
+        ref = np.arange(2, 31)
+        line = np.mean(start) * 2.0 ** (-(ref - 2) / 2)
+        ax_std.plot(ref, line, "k:", label=tr(lang, "× 1/√2 per layer", "1 層ごとに × 1/√2"))
     ax_std.set(
         yscale="log",
         xlabel=tr(lang, "hidden layer", "隠れ層"),
