@@ -324,3 +324,17 @@ def test_show_lists_the_paper_experiments():
     assert result.exit_code == 0
     for name in ("nielsen", "glorot", "ioffe", "he-deep"):
         assert name in result.output
+
+
+def test_a_deep_nets_activation_histograms_show_eight_layers_first_to_last():
+    from koubai.report.diagnostics import MAX_HIST_ROWS, plot_activation_histograms
+
+    d = {
+        "act_hist": np.ones((5, 30, N_BINS)),
+        "act_edges": np.linspace(0, 4, N_BINS + 1),
+        "iterations": np.arange(5) * 10,
+    }
+    fig = plot_activation_histograms(d, moments=2)
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert len(fig.axes) == MAX_HIST_ROWS * 2 == 16
+    assert labels[0] == "hidden layer 1" and labels[-1] == "hidden layer 30"
