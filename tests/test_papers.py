@@ -109,7 +109,7 @@ def test_claims_without_runs_are_inconclusive_and_say_why():
         claims = paper.claims(Runs.of([]))
         assert claims and {c.reproduced for c in claims} == {"inconclusive"}, paper.NAME
     reason = nielsen.claims(Runs.of([]))[0].reason("en")
-    assert "no finished run" in reason
+    assert "could not be measured: no finished run" in reason
 
 
 def _tanh_run(init, ratio, seed=0):

@@ -122,15 +122,18 @@ class Claim:
         i = 1 if lang == "ja" else 0
         word = VERDICT_WORDS[self.reproduced][i]
         value = f"{_num(self.measured)} ± {_num(self.spread)}"
+        sep = "：" if lang == "ja" else ": "
         if self.override is not None:
-            return f"{word}: {self.override[i]}"
+            return f"{word}{sep}{self.override[i]}"
         if math.isnan(self.measured):
             missing = tr(
                 lang,
-                "nothing to measure it on (no finished run of the setup).",
-                "測定できる実行がない（この設定の実行が完了していない）。",
+                "it could not be measured: no finished run of this setup, or the quantity is "
+                "undefined for these runs (a ratio of two step counts that are both 0, say).",
+                "測定できない：この設定の実行が完了していないか、この実行では値が定まらない"
+                "（たとえば両方 0 のステップ数の比）。",
             )
-            return f"{word}: {missing} {self.note[i]}"
+            return f"{word}{sep}{missing} {self.note[i]}"
         where = tr(lang, "inside", "の内側") if self.reproduced == "true" else ""
         if self.reproduced == "false":
             where = tr(lang, "outside", "の外側")
