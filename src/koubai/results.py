@@ -58,6 +58,8 @@ SUMMARY_COLUMNS = [
     "seconds",
 ]
 METRIC_COLUMNS = ["iteration", "loss", "train_acc", "test_acc"]
+#: ``claims.csv``: one row per claim of a paper experiment (:mod:`koubai.papers`).
+CLAIM_COLUMNS = ["claim", "paper_value", "measured", "spread", "reproduced", "note"]
 AGGREGATE_COLUMNS = [
     "group",
     "config",
@@ -389,6 +391,9 @@ class ResultsFolder:
     DIAGNOSTICS = "diagnostics.npz"
     #: The diagnosis findings of a monitored PyTorch model (``koubai.torch.Monitor.report``).
     FINDINGS = "findings.json"
+    CLAIMS = "claims.csv"
+    #: A paper experiment's figures are ``paper-<part>.png|svg`` (:mod:`koubai.papers`).
+    PAPER_FIGURE_PREFIX = "paper-"
     #: Per-run figures: the note's accuracy figure (PNG and SVG) and the diagnostics (PNG).
     RUN_FIGURES = ("accuracy", "gradient-flow", "activations", "saturation-updates")
     #: Per-group figures, ``<kind>-<group>.png|svg``.
@@ -443,6 +448,10 @@ class ResultsFolder:
         if not target.resolve().is_relative_to(root):
             raise ConfigError(f"{'/'.join(parts)!r} would be written outside {self.path}")
         return target
+
+    @property
+    def claims_path(self) -> Path:
+        return self.path / self.CLAIMS
 
     @property
     def report_path(self) -> Path:
@@ -529,6 +538,23 @@ class ResultsFolder:
                 if entry["name"] in names:
                     entry["state"] = "removed"
             self.write_manifest(manifest)
+
+    def paper_figure(self, part: str) -> Path:
+        """The stem (no suffix) of a paper experiment's figure ``part`` (``"fig1"``, …)."""
+        return self._inside(self.PAPER_FIGURE_PREFIX + check_name(part, "figure name"))
+
+    def paper_figures(self, suffix: str = ".png") -> list[Path]:
+        """The paper figures drawn in this folder, by name."""
+        return sorted(self.path.glob(f"{self.PAPER_FIGURE_PREFIX}*{suffix}"))
+
+    def write_claims(self, rows: Sequence[dict[str, object]]) -> Path:
+        """``claims.csv``: one row per claim, :data:`CLAIM_COLUMNS`."""
+        text = _csv([[row[k] for k in CLAIM_COLUMNS] for row in rows], CLAIM_COLUMNS)
+        return atomic_write(self._inside(self.CLAIMS), text)
+
+    def read_claims(self) -> list[dict[str, str]]:
+        """``claims.csv``'s rows (strings), or ``[]`` when the experiment checks no claim."""
+        return self._read_csv(self.path / self.CLAIMS)
 
     def write_report(self, page: str) -> Path:
         """``report.html``."""
