@@ -10,9 +10,19 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from koubai.cli._app import app, console, err_console, fail, user_errors
+from koubai.cli._app import (
+    app,
+    console,
+    err_console,
+    example,
+    fail,
+    language_option,
+    resolve_language,
+    user_errors,
+)
 from koubai.cli.engine import parse_sizes
 from koubai.errors import ConfigError
+from koubai.i18n import t
 from koubai.results import ResultsFolder
 
 OUT_HELP = "Parent folder of the results; each experiment writes <out>/<name>-<time>/."
@@ -36,20 +46,32 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-class RunProgress:
-    """Rich progress bars fed by the runner's events: one per running run, one overall."""
+#: Widest run name shown in a progress line: the line fits an 80-column terminal.
+NAME_WIDTH = 28
 
-    def __init__(self, total: int) -> None:
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """``name`` cut to ``width`` characters with an ellipsis (progress lines stay one line)."""
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+class RunProgress:
+    """Progress bars fed by the runner's events: one per running run, one overall, then one
+    for the figures. Each line fits 80 columns: name, bar, count, test accuracy, time."""
+
+    def __init__(self, total: int, lang: str = "en") -> None:
+        self.lang = lang
         self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=24),
+            TextColumn(f"{{task.description:<{NAME_WIDTH + 2}}}"),
+            BarColumn(bar_width=14),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             console=err_console,
             transient=False,
         )
-        self.overall = self.progress.add_task("runs", total=total, info="")
+        self.overall = self.progress.add_task(t("cli.runs", lang), total=total, info="")
+        self.figures: int | None = None
         self.tasks: dict[int, int] = {}
 
     def __enter__(self) -> RunProgress:
@@ -62,45 +84,60 @@ class RunProgress:
     def __call__(self, kind: str, index: int, payload: Any) -> None:
         if kind == "start":
             self.tasks[index] = self.progress.add_task(
-                f"  {payload.name}", total=payload.config.iterations, info=""
+                f"  {short_name(payload.name)}", total=payload.config.iterations, info=""
             )
         elif kind == "eval" and index in self.tasks:
-            r = payload
             self.progress.update(
-                self.tasks[index],
-                completed=r.iteration,
-                info=f"loss {r.loss:.3f}  train {r.train_acc:.3f}  test {r.test_acc:.3f}",
+                self.tasks[index], completed=payload.iteration, info=f"test {payload.test_acc:.3f}"
             )
         elif kind == "done":
             task = self.tasks.pop(index, None)
             if task is not None:
                 self.progress.remove_task(task)
             self.progress.advance(self.overall)
+        elif kind == "figures":
+            if self.figures is None:
+                self.figures = self.progress.add_task(
+                    t("cli.figures", self.lang), total=payload, info=""
+                )
+            self.progress.update(self.figures, completed=index, total=payload)
 
 
-def print_summary(result) -> None:
+def print_summary(result, lang: str = "en") -> None:
     """The final table of a finished experiment, and where its files are."""
-    table = Table(title=f"{result.title}  ({result.protocol} protocol, data: {result.dataset})")
-    for col in ("run", "train acc", "test acc", "status", "seconds"):
-        table.add_column(col, justify="left" if col == "run" else "right", overflow="fold")
+    title = t(
+        "cli.table_title",
+        lang,
+        title=result.title,
+        protocol=result.protocol,
+        dataset=result.dataset,
+    )
+    table = Table(title=title)
+    for key in ("cli.run", "cli.train_acc", "cli.test_acc", "cli.status", "cli.seconds"):
+        justify = "left" if key == "cli.run" else "right"
+        table.add_column(t(key, lang), justify=justify, overflow="fold")
     for row in result.summary():
         status = row["status"]
         style = {"diverged": "red", "interrupted": "yellow"}.get(status, "")
+        shown = (
+            t(f"report.{status}", lang)
+            if status in ("finished", "diverged", "interrupted")
+            else status
+        )
         table.add_row(
             str(row["run"]),
             f"{row['final_train_acc']:.3f}",
             f"{row['final_test_acc']:.3f}",
-            f"[{style}]{status}[/]" if style else status,
+            f"[{style}]{shown}[/]" if style else shown,
             f"{row['seconds']:.1f}",
         )
     console.print(table)
     configs = result.by_config()
     if any(row["seeds"] > 1 for row in configs):
-        agg = Table(title="by configuration: final test accuracy over seeds")
-        for col in ("group", "config", "seeds", "mean ± std", "min – max"):
-            agg.add_column(
-                col, justify="left" if col in ("group", "config") else "right", overflow="fold"
-            )
+        agg = Table(title=t("cli.by_config", lang))
+        for key in ("cli.group", "cli.config", "cli.seeds", "cli.mean_std", "cli.min_max"):
+            justify = "left" if key in ("cli.group", "cli.config") else "right"
+            agg.add_column(t(key, lang), justify=justify, overflow="fold")
         for row in configs:
             agg.add_row(
                 str(row["group"]),
@@ -110,25 +147,40 @@ def print_summary(result) -> None:
                 f"{row['test_acc_min']:.3f} – {row['test_acc_max']:.3f}",
             )
         console.print(agg)
-    console.print(f"data: {result.dataset_source}", highlight=False, soft_wrap=True)
-    console.print(f"results: {result.folder}", highlight=False, soft_wrap=True)
+    for key, value in (
+        ("cli.data", result.dataset_source),
+        ("cli.results", result.folder),
+    ):
+        console.print(f"{t(key, lang)}: {value}", highlight=False, soft_wrap=True)
     report = ResultsFolder(result.folder).report_path
     if report.exists():
-        console.print(f"report:  {report}", highlight=False, soft_wrap=True)
+        console.print(f"{t('cli.report', lang)}: {report}", highlight=False, soft_wrap=True)
+
+
+def say_fallback(asked: str, data, lang: str) -> None:
+    """One line when ``auto`` fell back from MNIST to the offline mnist-5k: why, and the fix."""
+    if asked == "auto" and data.name == "mnist-5k":
+        err_console.print(t("cli.fallback", lang), highlight=False, soft_wrap=True, style="dim")
 
 
 def _run_and_report(spec, **kwargs) -> None:
     from koubai.experiments import run_experiment
 
     total = len(spec.resolve(**{k: kwargs.get(k) for k in ("protocol", "seeds", "overrides")}))
-    with RunProgress(total) as progress:
+    lang = kwargs["lang"]
+    with RunProgress(total, lang) as progress:
         result = run_experiment(spec, on_event=progress, **kwargs)
-    print_summary(result)
+    print_summary(result, lang)
     if result.status == "interrupted":
-        fail(f"interrupted: {len(result.runs)} of {result.planned} runs kept in {result.folder}")
+        kept, planned = len(result.runs), result.planned
+        fail(t("cli.interrupted", lang, kept=kept, planned=planned, folder=result.folder))
 
 
-@app.command()
+@app.command(
+    epilog=example(
+        "koubai run vanishing batchnorm -d mnist-5k --lang ja", "koubai run mine.toml --seeds 3"
+    )
+)
 @user_errors
 def run(
     names: list[str] = typer.Argument(
@@ -139,15 +191,31 @@ def run(
     dataset: str = typer.Option(
         "auto", "--dataset", "-d", help="mnist, fashion-mnist, mnist-5k, digits, auto or a .npz."
     ),
-    seeds: int | None = typer.Option(None, help="Runs per configuration (seeds 0..N-1)."),
-    protocol: str | None = typer.Option(None, help="course (faithful) or careful (fixed)."),
-    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", help=OUT_HELP),
-    workers: int | None = typer.Option(None, help="Parallel processes. Default: one per core."),
-    set_: list[str] | None = typer.Option(
-        None, "--set", help="Override a field on every run, e.g. --set iterations=200."
+    seeds: int | None = typer.Option(
+        None,
+        help="Runs per configuration (seeds 0..N-1).",
+        show_default="the spec's, else 1 (course) or 3 (careful)",
     ),
-    lang: str = typer.Option("en", help="Figure labels: en or ja."),
-    figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the figures."),
+    protocol: str | None = typer.Option(
+        None,
+        metavar="course|careful",
+        help="course (faithful to the notebooks) or careful (their flaws fixed).",
+        show_default="the spec's, else course",
+    ),
+    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", metavar="DIR", help=OUT_HELP),
+    workers: int | None = typer.Option(
+        None, help="Parallel processes.", show_default="one per core"
+    ),
+    set_: list[str] | None = typer.Option(
+        None,
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a field on every run (repeatable), e.g. --set iterations=200.",
+    ),
+    lang: str | None = language_option(),
+    figures: bool = typer.Option(
+        True, "--figures/--no-figures", help="Draw the figures (koubai report draws them later)."
+    ),
 ) -> None:
     """Run experiments and write their results folders (metrics, figures, summary)."""
     from koubai.datasets import load
@@ -155,9 +223,11 @@ def run(
 
     specs = [load_spec(name) for name in names]  # every name checked before any work
     overrides = parse_overrides(set_)
+    lang = resolve_language(lang)
     for spec in specs:
         spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides)
     data = load(dataset)
+    say_fallback(dataset, data, lang)
     for spec in specs:
         _run_and_report(
             spec,
@@ -172,10 +242,14 @@ def run(
         )
 
 
-@app.command()
+@app.command(
+    epilog=example(
+        "koubai train --activation relu --init he --hidden 100,100,100 --iterations 1000"
+    )
+)
 @user_errors
 def train(
-    hidden: str = typer.Option("40,20", help="Hidden sizes, comma separated."),
+    hidden: str = typer.Option("40,20", metavar="SIZES", help="Hidden sizes, comma separated."),
     activation: str = typer.Option("sigmoid", help="sigmoid, tanh, relu or leaky_relu."),
     init: str = typer.Option("xavier", help="gauss, xavier, he, glorot_normal, ..."),
     init_std: float = typer.Option(0.01, help="Std of the gauss initializer."),
@@ -184,7 +258,12 @@ def train(
     optimizer: str = typer.Option("sgd", help="sgd, momentum, nesterov, adagrad, rmsprop, adam."),
     lr: float = typer.Option(0.1, help="Learning rate."),
     batch_size: int = typer.Option(100, help="Mini-batch size."),
-    iters: int = typer.Option(2000, "--iters", help="Iterations (parameter updates)."),
+    iterations: int = typer.Option(
+        2000, "--iterations", help="Iterations (parameter updates), the spec key iterations."
+    ),
+    iters: int | None = typer.Option(
+        None, "--iters", hidden=True, help="Old name of --iterations."
+    ),
     eval_every: int = typer.Option(10, help="Evaluate every N iterations."),
     dropout: float = typer.Option(0.0, help="Dropout probability after each hidden layer."),
     weight_decay: float = typer.Option(0.0, help="L2 coefficient on the weights."),
@@ -192,9 +271,9 @@ def train(
     seed: int = typer.Option(0, help="Random seed."),
     protocol: str = typer.Option("course", help="course (faithful) or careful (fixed)."),
     dataset: str = typer.Option("auto", "--dataset", "-d", help="Dataset name or .npz path."),
-    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", help=OUT_HELP),
+    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", metavar="DIR", help=OUT_HELP),
     name: str = typer.Option("train", help="Name of the results folder."),
-    lang: str = typer.Option("en", help="Figure labels: en or ja."),
+    lang: str | None = language_option(),
     diagnostics: bool = typer.Option(
         True, "--diagnostics/--no-diagnostics", help="Record per-layer diagnostics."
     ),
@@ -215,7 +294,7 @@ def train(
         optimizer=optimizer,
         lr=lr,
         batch_size=batch_size,
-        iterations=iters,
+        iterations=iters if iters is not None else iterations,
         eval_every=eval_every,
         dropout=dropout,
         weight_decay=weight_decay,
@@ -235,11 +314,13 @@ def train(
         source="command line",
     )
     spec.resolve(protocol=protocol, seeds=1)
+    lang = resolve_language(lang)
     data = load(dataset)
+    say_fallback(dataset, data, lang)
     _run_and_report(spec, dataset=data, protocol=protocol, seeds=1, out_dir=out, lang=lang)
 
 
-@app.command()
+@app.command(epilog=example("koubai show vanishing > mine.toml"))
 @user_errors
 def show(
     name: str | None = typer.Argument(None, help="A built-in experiment; omit to list them."),
@@ -260,12 +341,35 @@ def show(
     typer.echo(builtin_text(name), nl=False)
 
 
-@app.command()
+@app.command(epilog=example("koubai report koubai-results/vanishing-20261128-132703 --lang ja"))
 @user_errors
 def report(
-    folder: Path = typer.Argument(..., help="An experiment's results folder."),
+    folder: Path = typer.Argument(..., metavar="FOLDER", help="An experiment's results folder."),
+    lang: str | None = language_option("Language of the report and of the figures it draws"),
+    redraw: bool = typer.Option(
+        False, "--redraw", help="Draw every figure again, not only the missing ones."
+    ),
+    workers: int | None = typer.Option(
+        None, help="Processes drawing figures.", show_default="one per core"
+    ),
 ) -> None:
-    """(Re)write the self-contained report.html of a results folder."""
+    """Draw a results folder's missing figures (from metrics.csv and diagnostics.npz) and
+    (re)write its report.html."""
+    from rich.progress import Progress as Bar
+
+    from koubai.report.draw import draw_figures
     from koubai.report.html import write_report
 
-    console.print(f"report: {write_report(folder)}", highlight=False, soft_wrap=True)
+    lang = resolve_language(lang)
+    results = ResultsFolder.open(folder)
+    with Bar(console=err_console, transient=True) as bar:
+        task = bar.add_task(t("cli.figures", lang), total=None)
+        draw_figures(
+            results,
+            lang=lang,
+            workers=workers,
+            missing_only=not redraw,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    path = write_report(results.path, lang=lang)
+    console.print(f"{t('cli.report', lang)}: {path}", highlight=False, soft_wrap=True)

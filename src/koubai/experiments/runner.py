@@ -19,14 +19,8 @@ from typing import Any
 from koubai.checks import check_int, check_language
 from koubai.experiments import pool as pools
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
-from koubai.report.diagnostics import (
-    plot_activation_histograms,
-    plot_gradient_flow,
-    plot_gradient_profiles,
-    plot_health,
-    plot_nonlinearity_inputs,
-)
-from koubai.report.figures import Curves, plot_comparison, plot_run, save_figure
+from koubai.i18n import default_language
+from koubai.report.draw import draw_figures
 from koubai.report.html import write_report
 from koubai.results import ResultsFolder, aggregate, summary_row
 from koubai.training.data import check_data
@@ -34,7 +28,8 @@ from koubai.training.loop import EvalRecord, RunResult, train
 
 Event = Callable[[str, int, Any], None]
 """``on_event(kind, run_index, payload)``: kind is "start" (payload: the RunSpec), "eval"
-(an EvalRecord) or "done" (the RunResult)."""
+(an EvalRecord), "done" (the RunResult) or "figures" (run_index: figures drawn so far,
+payload: figures to draw)."""
 
 
 @dataclass
@@ -72,7 +67,7 @@ def run_experiment(
     overrides: dict[str, Any] | None = None,
     out_dir: str | Path = "koubai-results",
     workers: int | None = None,
-    lang: str = "en",
+    lang: str | None = None,
     figures: bool = True,
     on_event: Event | None = None,
 ) -> ExperimentResult:
@@ -87,7 +82,8 @@ def run_experiment(
         overrides: TrainConfig fields set on every run (e.g. ``{"iterations": 200}``).
         out_dir: the parent folder; the experiment writes ``<out_dir>/<name>-<time>/``.
         workers: parallel processes. Default: one per core, at most one per run.
-        lang: figure labels, ``"en"`` or ``"ja"``.
+        lang: the language of the figures and the report, ``"en"`` or ``"ja"``. Default:
+            ``KOUBAI_LANG`` or the locale (:func:`koubai.i18n.default_language`).
         figures: draw the figures (False writes only the data: faster for large sweeps).
         on_event: progress callback (see :data:`Event`).
 
@@ -98,7 +94,7 @@ def run_experiment(
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     protocol = check_protocol(protocol or spec.protocol or "course")
-    check_language(lang)
+    lang = check_language(lang) if lang is not None else default_language()
     runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides)
     if workers is not None:
         check_int(workers, "workers", minimum=1)
@@ -126,11 +122,13 @@ def run_experiment(
     else:
         interrupted = _run_parallel(runs, data, job, n_workers, record, on_event)
     if figures:
-        for group in spec.groups:
-            members = [(r, res) for r, res in result.runs if r.group == group.name]
-            if len(members) > 1:
-                _write_comparison(folder, group.name, members, group.title, lang)
-        write_report(folder.path)
+
+        def progress(done: int, total: int) -> None:
+            if on_event:
+                on_event("figures", done, total)
+
+        draw_figures(folder, lang=lang, workers=workers, on_progress=progress)
+        write_report(folder.path, lang=lang, data=data)
     result.status = "interrupted" if interrupted else "finished"
     result.seconds = time.perf_counter() - started
     return result
@@ -145,6 +143,8 @@ def _meta(spec: Spec, protocol: str, data) -> dict[str, object]:
         "protocol": protocol,
         "dataset": data.name,
         "dataset_source": data.source,
+        ResultsFolder.CLASSES_KEY: int(data.n_classes or 10),
+        ResultsFolder.GROUPS_KEY: [{"name": g.name, "title": g.title} for g in spec.groups],
         "created": datetime.now().isoformat(timespec="seconds"),
     }
 
@@ -172,17 +172,6 @@ def _load_data(dataset: Any):
     return load(dataset)
 
 
-def _curves(run: RunSpec, res: RunResult, label: str | None = None) -> Curves:
-    return Curves(
-        label=label or run.config.label,
-        iterations=res.column("iteration"),
-        train_acc=res.column("train_acc"),
-        test_acc=res.column("test_acc"),
-        train_kind=run.config.train_accuracy,
-        status=res.status,
-    )
-
-
 @dataclass(frozen=True)
 class _Job:
     """Where and how a run's files are written (what a worker needs besides the data)."""
@@ -193,24 +182,9 @@ class _Job:
 
 
 def write_run(job: _Job, run: RunSpec, res: RunResult) -> None:
-    """A run's files: its data (metrics, model, diagnostics) and, when asked, its figures."""
-    d = _diag(res)
-    job.folder.write_run(run.name, res, d)
-    if not job.figures:
-        return
-    f, lang = job.folder, job.lang
-    if res.records:
-        save_figure(
-            plot_run(_curves(run, res), title=run.name, lang=lang),
-            f.run_figure(run.name, "accuracy"),
-        )
-    if d is not None:
-        for kind, plot in (
-            ("gradient-flow", plot_gradient_flow),
-            ("activations", plot_activation_histograms),
-            ("saturation-updates", plot_health),
-        ):
-            save_figure(plot(d, title=run.name, lang=lang), f.run_figure(run.name, kind), ("png",))
+    """A run's data files: metrics, model, diagnostics (figures are drawn from them at the end,
+    by :func:`koubai.report.draw.draw_figures`)."""
+    job.folder.write_run(run.name, res, _diag(res))
 
 
 def _diag(res: RunResult) -> dict | None:
@@ -219,24 +193,6 @@ def _diag(res: RunResult) -> dict | None:
     from koubai.training.probes import decode_meta
 
     return decode_meta(res.diagnostics.arrays())
-
-
-def _write_comparison(folder: ResultsFolder, group: str, members, title: str, lang: str) -> None:
-    by_config: dict[str, list[tuple[RunSpec, RunResult]]] = {}
-    for run, res in members:
-        by_config.setdefault(run.config.replace(seed=0, name="").label, []).append((run, res))
-    curves = [[_curves(r, res, label=key) for r, res in pairs] for key, pairs in by_config.items()]
-    save_figure(
-        plot_comparison(curves, title=title, lang=lang), folder.group_figure("comparison", group)
-    )
-    firsts = [(key, _diag(pairs[0][1])) for key, pairs in by_config.items()]
-    firsts = [(key, d) for key, d in firsts if d is not None]
-    if len(firsts) > 1:
-        fig = plot_gradient_profiles(firsts, title=title, lang=lang)
-        save_figure(fig, folder.group_figure("gradient-flow", group))
-        if len({d["meta"]["batchnorm"] for _, d in firsts}) > 1:  # with vs without batch norm
-            fig = plot_nonlinearity_inputs(firsts, title=title, lang=lang)
-            save_figure(fig, folder.group_figure("nonlinearity-inputs", group))
 
 
 # -- serial ---------------------------------------------------------------------------------
