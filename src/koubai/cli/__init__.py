@@ -16,6 +16,7 @@ from koubai.cli import engine as _engine  # noqa: E402,F401  isort: skip
 from koubai.cli import datasets as _datasets  # noqa: E402,F401  isort: skip
 from koubai.cli import experiments as _experiments  # noqa: E402,F401  isort: skip
 from koubai.cli import lessons as _lessons  # noqa: E402,F401  isort: skip
+from koubai.cli import export as _export  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "fail", "main"]
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from koubai.cli._app import (
@@ -22,6 +21,7 @@ from koubai.cli._app import (
 )
 from koubai.cli.engine import parse_sizes
 from koubai.errors import ConfigError
+from koubai.experiments.progress import RunProgress
 from koubai.i18n import t
 from koubai.results import ResultsFolder
 
@@ -44,63 +44,6 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         except tomllib.TOMLDecodeError:
             out[key] = value.strip()
     return out
-
-
-#: Widest run name shown in a progress line: the line fits an 80-column terminal.
-NAME_WIDTH = 28
-
-
-def short_name(name: str, width: int = NAME_WIDTH) -> str:
-    """``name`` cut to ``width`` characters with an ellipsis (progress lines stay one line)."""
-    return name if len(name) <= width else name[: width - 1] + "…"
-
-
-class RunProgress:
-    """Progress bars fed by the runner's events: one per running run, one overall, then one
-    for the figures. Each line fits 80 columns: name, bar, count, test accuracy, time."""
-
-    def __init__(self, total: int, lang: str = "en") -> None:
-        self.lang = lang
-        self.progress = Progress(
-            TextColumn(f"{{task.description:<{NAME_WIDTH + 2}}}"),
-            BarColumn(bar_width=14),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=False,
-        )
-        self.overall = self.progress.add_task(t("cli.runs", lang), total=total, info="")
-        self.figures: int | None = None
-        self.tasks: dict[int, int] = {}
-
-    def __enter__(self) -> RunProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
-
-    def __call__(self, kind: str, index: int, payload: Any) -> None:
-        if kind == "start":
-            self.tasks[index] = self.progress.add_task(
-                f"  {short_name(payload.name)}", total=payload.config.iterations, info=""
-            )
-        elif kind == "eval" and index in self.tasks:
-            self.progress.update(
-                self.tasks[index], completed=payload.iteration, info=f"test {payload.test_acc:.3f}"
-            )
-        elif kind == "done":
-            task = self.tasks.pop(index, None)
-            if task is not None:
-                self.progress.remove_task(task)
-            self.progress.advance(self.overall)
-        elif kind == "figures":
-            if self.figures is None:
-                self.figures = self.progress.add_task(
-                    t("cli.figures", self.lang), total=payload, info=""
-                )
-            self.progress.update(self.figures, completed=index, total=payload)
 
 
 def print_summary(result, lang: str = "en") -> None:
@@ -168,7 +111,7 @@ def _run_and_report(spec, **kwargs) -> None:
 
     total = len(spec.resolve(**{k: kwargs.get(k) for k in ("protocol", "seeds", "overrides")}))
     lang = kwargs["lang"]
-    with RunProgress(total, lang) as progress:
+    with RunProgress(total, lang, console=err_console) as progress:
         result = run_experiment(spec, on_event=progress, **kwargs)
     print_summary(result, lang)
     if result.status == "interrupted":

@@ -5,6 +5,7 @@ to :mod:`koubai.experiments.pool`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -57,6 +58,17 @@ class ExperimentResult:
             (spec.group, spec.config.replace(seed=0, name="").label, res) for spec, res in self.runs
         )
 
+    def _repr_html_(self) -> str:
+        """The experiment in a notebook: its runs' final accuracies and where its report is."""
+        from koubai.report.html import result_table
+
+        report = ResultsFolder(self.folder).report_path
+        link = f"<p>report: <code>{report}</code></p>" if report.exists() else ""
+        return (
+            result_table(self.title, self.summary(), self.protocol, self.dataset)
+            + f"<p>results: <code>{self.folder}</code> ({self.status})</p>{link}"
+        )
+
 
 def run_experiment(
     spec: str | Path | Spec,
@@ -70,6 +82,7 @@ def run_experiment(
     lang: str | None = None,
     figures: bool = True,
     on_event: Event | None = None,
+    progress: bool = False,
 ) -> ExperimentResult:
     """Run every run of an experiment and write its results folder.
 
@@ -86,6 +99,7 @@ def run_experiment(
             ``KOUBAI_LANG`` or the locale (:func:`koubai.i18n.default_language`).
         figures: draw the figures (False writes only the data: faster for large sweeps).
         on_event: progress callback (see :data:`Event`).
+        progress: show progress bars (in a terminal or a Jupyter notebook). Default: False.
 
     Returns:
         An :class:`ExperimentResult`; its ``status`` is ``"interrupted"`` after Ctrl-C.
@@ -114,24 +128,45 @@ def run_experiment(
     folder.write_spec(
         _meta(spec, protocol, data), [(r.name, r.group, r.config.to_dict()) for r in runs]
     )
-    record = _Recorder(folder, runs, result, on_event)
-    n_workers = min(workers or os.cpu_count() or 1, len(runs))
-    job = _Job(folder, lang, figures)
-    if n_workers <= 1:
-        interrupted = _run_serial(runs, data, job, record, on_event)
-    else:
-        interrupted = _run_parallel(runs, data, job, n_workers, record, on_event)
-    if figures:
+    bars = _progress_bars(len(runs), lang) if progress else contextlib.nullcontext()
+    with bars:
+        if progress:
+            on_event = _both(bars, on_event)
+        record = _Recorder(folder, runs, result, on_event)
+        n_workers = min(workers or os.cpu_count() or 1, len(runs))
+        job = _Job(folder, lang, figures)
+        if n_workers <= 1:
+            interrupted = _run_serial(runs, data, job, record, on_event)
+        else:
+            interrupted = _run_parallel(runs, data, job, n_workers, record, on_event)
+        if figures:
 
-        def progress(done: int, total: int) -> None:
-            if on_event:
-                on_event("figures", done, total)
+            def drawn(done: int, total: int) -> None:
+                if on_event:
+                    on_event("figures", done, total)
 
-        draw_figures(folder, lang=lang, workers=workers, on_progress=progress)
-        write_report(folder.path, lang=lang, data=data)
+            draw_figures(folder, lang=lang, workers=workers, on_progress=drawn)
+            write_report(folder.path, lang=lang, data=data)
     result.status = "interrupted" if interrupted else "finished"
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _progress_bars(total: int, lang: str):
+    from rich.console import Console
+
+    from koubai.experiments.progress import RunProgress
+
+    return RunProgress(total, lang, console=Console())  # a live cell output in Jupyter
+
+
+def _both(first: Event, second: Event | None) -> Event:
+    def both(kind: str, index: int, payload: Any) -> None:
+        first(kind, index, payload)
+        if second is not None:
+            second(kind, index, payload)
+
+    return both
 
 
 def _meta(spec: Spec, protocol: str, data) -> dict[str, object]:

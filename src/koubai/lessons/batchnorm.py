@@ -1,9 +1,9 @@
 """Confirmation test 4: batch normalization's two expected effects, measured.
 
-The note names two effects: (a) the middle layers' inputs and updates become stable and learning
-gets faster; (b) overfitting is suppressed. This lesson trains the course's net (784 → [40, 20]
-→ 10, sigmoid, Xavier, SGD with learning rate 0.01, mini-batches of 100) with and without batch
-norm on the same data, seeds and mini-batches, and measures:
+The note names two effects: (a) the middle layers' inputs and updates become stable (a-1)
+and learning gets faster (a-2); (b) overfitting is suppressed. This lesson trains the course's
+net (784 → [40, 20] → 10, sigmoid, Xavier, SGD with learning rate 0.01, mini-batches of
+100) with and without batch norm on the same data, seeds and mini-batches, and measures:
 
 * **stability** — at checkpoints during training, the pre-activations (the inputs to each hidden
   layer's sigmoid) of a fixed set of training images, in inference mode. Per unit, how far
@@ -251,8 +251,8 @@ class BatchNormResult(LessonResult):
                 fmt(float(self.bn.spread_drift[:, k].mean()), 3),
             ])  # fmt: skip
         stability = NumberTable(
-            tr(lang, f"(a) Stability: drift of each hidden layer's sigmoid inputs ({setup})",
-               f"(a) 安定性：各隠れ層のシグモイドへの入力の変動（{setup}）"),
+            tr(lang, f"(a-1) Stability: drift of each hidden layer's sigmoid inputs ({setup})",
+               f"(a-1) 安定性：各隠れ層のシグモイドへの入力の変動（{setup}）"),
             [tr(lang, "layer", "層"), tr(lang, "mean drift, no BN", "平均の変動 BN なし"),
              tr(lang, "with BN", "BN あり"), tr(lang, "ratio", "比"),
              tr(lang, "spread drift, no BN", "広がりの変動 BN なし"),
@@ -267,8 +267,8 @@ class BatchNormResult(LessonResult):
                 f"{arm.gap.mean():+.3f}",
             ])  # fmt: skip
         speed = NumberTable(
-            tr(lang, "(a) Speed and (b) overfitting (means over the seeds)",
-               "(a) 学習速度と (b) 過学習（シードの平均）"),
+            tr(lang, "(a-2) Speed and (b) overfitting (means over the seeds)",
+               "(a-2) 学習速度と (b) 過学習（シードの平均）"),
             ["", tr(lang, f"iterations to test acc {self.target:g}",
                     f"テスト正解率 {self.target:g} までのイテレーション"),
              tr(lang, "train acc", "訓練正解率"), tr(lang, "test acc", "テスト正解率"),
@@ -284,40 +284,40 @@ class BatchNormResult(LessonResult):
         parts = []
         if self.steadier:
             parts.append(tr(self.lang,
-                f"(a) Stability — shown: with batch norm the inputs to every hidden sigmoid "
+                f"(a-1) Stability — shown: with batch norm the inputs to every hidden sigmoid "
                 f"drift less during training (mean drift per layer without → with BN: {layers}).",
-                f"(a) 安定性：効果あり。BN を入れると学習中の各隠れ層のシグモイドへの入力の変動が"
+                f"(a-1) 安定性：効果あり。BN を入れると学習中の各隠れ層のシグモイドへの入力の変動が"
                 f"小さくなりました（層ごとの平均の変動 BN なし → あり：{layers}）。"))  # fmt: skip
         else:
             parts.append(tr(self.lang,
-                f"(a) Stability — not shown in every layer here (mean drift per layer without → "
+                f"(a-1) Stability — not shown in every layer here (mean drift per layer without → "
                 f"with BN: {layers}).",
-                f"(a) 安定性：すべての層では効果が見られませんでした（層ごとの平均の変動 "
+                f"(a-1) 安定性：すべての層では効果が見られませんでした（層ごとの平均の変動 "
                 f"BN なし → あり：{layers}）。"))  # fmt: skip
         pr, br = self.plain.mean_reached, self.bn.mean_reached
         tgt, its = self.target, c.iterations
         if self.faster is None:
             parts.append(tr(self.lang,
-                f"(a) Speed — neither arm reached test accuracy {tgt:g} within {its} iterations.",
-                f"(a) 学習速度：どちらも {its} イテレーション以内にテスト正解率 {tgt:g} "
+                f"(a-2) Speed — neither arm reached test accuracy {tgt:g} within {its} iterations.",
+                f"(a-2) 学習速度：どちらも {its} イテレーション以内にテスト正解率 {tgt:g} "
                 "に届きませんでした。"))  # fmt: skip
         elif self.faster and pr is None:
             parts.append(tr(self.lang,
-                f"(a) Speed — shown: with BN the test accuracy reached {tgt:g} after {br:.0f} "
+                f"(a-2) Speed — shown: with BN the test accuracy reached {tgt:g} after {br:.0f} "
                 f"iterations on average; without BN it did not within {its}.",
-                f"(a) 学習速度：効果あり。BN ありは平均 {br:.0f} イテレーションでテスト正解率 "
+                f"(a-2) 学習速度：効果あり。BN ありは平均 {br:.0f} イテレーションでテスト正解率 "
                 f"{tgt:g} に達しましたが、BN なしは {its} イテレーション以内に"
                 "届きませんでした。"))  # fmt: skip
         elif self.faster:
             parts.append(tr(self.lang,
-                f"(a) Speed — shown: test accuracy {tgt:g} after {br:.0f} iterations with BN, "
+                f"(a-2) Speed — shown: test accuracy {tgt:g} after {br:.0f} iterations with BN, "
                 f"{pr:.0f} without (means over the seeds that reached it).",
-                f"(a) 学習速度：効果あり。テスト正解率 {tgt:g} まで BN ありは {br:.0f}、BN なしは "
-                f"{pr:.0f} イテレーションでした。"))  # fmt: skip
+                f"(a-2) 学習速度：効果あり。テスト正解率 {tgt:g} まで BN ありは {br:.0f}、"
+                f"BN なしは {pr:.0f} イテレーションでした。"))  # fmt: skip
         else:
             parts.append(tr(self.lang,
-                f"(a) Speed — not shown here: BN did not reach test accuracy {tgt:g} sooner.",
-                f"(a) 学習速度：ここでは効果が見られませんでした（BN ありの方が早くテスト正解率 "
+                f"(a-2) Speed — not shown here: BN did not reach test accuracy {tgt:g} sooner.",
+                f"(a-2) 学習速度：ここでは効果が見られませんでした（BN ありの方が早くテスト正解率 "
                 f"{tgt:g} に達したわけではありません）。"))  # fmt: skip
         gp, gb = self.plain.gap.mean(), self.bn.gap.mean()
         if self.less_overfitting:
@@ -543,4 +543,4 @@ def _figure(r: BatchNormResult, folder: Path) -> list[Path]:
         cx.legend(fontsize=9)
         cx.grid(alpha=0.3, axis="y")
         fig.tight_layout()
-        return save_figure(fig, folder, "lesson4_batchnorm")
+        return save_figure(fig, folder, "lesson4_batchnorm", lang)

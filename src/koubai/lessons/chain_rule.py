@@ -227,4 +227,4 @@ def _figure(r: ChainRuleResult, folder: Path) -> list[Path]:
         ax.axhline(0, color="0.85", lw=0.8, zorder=0)
         ax.axvline(0, color="0.85", lw=0.8, zorder=0)
         ax.legend(loc="upper left", fontsize=9)
-        return save_figure(fig, folder, "lesson1_chain_rule")
+        return save_figure(fig, folder, "lesson1_chain_rule", lang)

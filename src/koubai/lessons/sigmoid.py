@@ -232,4 +232,4 @@ def _figure(r: SigmoidResult, folder: Path) -> list[Path]:
         bx.set_ylim(top=3.0)  # room for the first label
         bx.grid(alpha=0.3, which="both")
         fig.tight_layout()
-        return save_figure(fig, folder, "lesson2_sigmoid")
+        return save_figure(fig, folder, "lesson2_sigmoid", lang)

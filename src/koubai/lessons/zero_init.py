@@ -275,4 +275,4 @@ def _figure(r: ZeroInitResult, folder: Path) -> list[Path]:
             fig.text(0.73, 0.97, tr(lang, "Incoming weights of first-layer units (after training)",
                                     "学習後の第 1 層ユニットへの重み"),
                      ha="center", va="top", fontsize=10)  # fmt: skip
-        return save_figure(fig, folder, "lesson3_zero_init")
+        return save_figure(fig, folder, "lesson3_zero_init", lang)

@@ -49,12 +49,12 @@ def fmt_acc(value: float) -> str:
     return "–" if value != value else f"{value:.3f}"
 
 
-def fmt_ratio(ratio: float) -> str:
-    """``1/1,000`` for a small ratio, ``2.5×`` for a large one."""
+def fmt_ratio(ratio: float, lang: str = "en") -> str:
+    """``1/1,000`` for a small ratio, ``2.5×`` (``2.5 倍``) for a large one."""
     if not np.isfinite(ratio) or ratio <= 0:
         return "0"
     if ratio >= 0.5:
-        return f"{ratio:.1f}×"
+        return f"{ratio:.1f} 倍" if lang == "ja" else f"{ratio:.1f}×"
     inverse = 1 / ratio
     digits = max(int(np.floor(np.log10(inverse))) - 1, 0)  # two significant digits
     return f"1/{round(inverse, -digits):,.0f}"
@@ -91,13 +91,13 @@ def run_sentences(f: RunFacts, classes: int, lang: str) -> list[str]:
     if d is None or not len(d["iterations"]):
         return out
     start = gradient_ratio(d, 0)
-    text = t("explain.ratio_start", lang, ratio=fmt_ratio(start))
+    text = t("explain.ratio_start", lang, ratio=fmt_ratio(start, lang))
     if len(d["iterations"]) > 1:
         text += t(
             "explain.ratio_end",
             lang,
             it=int(d["iterations"][-1]),
-            ratio=fmt_ratio(gradient_ratio(d, -1)),
+            ratio=fmt_ratio(gradient_ratio(d, -1), lang),
         )
     else:
         text += "。" if lang == "ja" else "."

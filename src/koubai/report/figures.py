@@ -37,28 +37,35 @@ def wrap_title(text: str, width: int = 70) -> str:
 
 
 def _log_label(value: float, _pos=None) -> str:
-    """A log-axis tick as plain text: ``1e-3``, ``0.1``, ``1``, ``10`` (no ``4×10⁰``)."""
+    """A log-axis tick as plain text: ``2e-3``, ``0.05``, ``1``, ``20`` (no ``4×10⁰``)."""
     if value <= 0:
         return ""
-    exponent = np.log10(value)
-    if abs(exponent - round(exponent)) > 1e-9:
-        return ""
-    exponent = round(exponent)
-    return f"{value:g}" if -2 <= exponent <= 2 else f"1e{exponent}"
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    mantissa = round(value / 10.0**exponent, 6)
+    return f"{value:g}" if -2 <= exponent <= 2 else f"{mantissa:g}e{exponent}"
 
 
 def log_axis(ax, which: str = "y") -> None:
-    """Put ``ax``'s ``which`` axis on a log scale with plain decade labels (``1e-3``).
+    """Put ``ax``'s ``which`` axis on a log scale with plain labels (``1e-3``, ``0.2``).
 
-    Plain text labels are also much cheaper to lay out than matplotlib's math-text ones.
+    Powers of ten are always labelled; 2 and 5 times a power of ten too when the axis spans
+    less than two decades, so every axis shows a few numbers. Plain text labels are also much
+    cheaper to lay out than matplotlib's math-text ones.
     """
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     (ax.set_yscale if which == "y" else ax.set_xscale)("log")
     axis = ax.yaxis if which == "y" else ax.xaxis
+
+    def minor_label(value: float, pos=None) -> str:
+        lo, hi = axis.get_view_interval()
+        narrow = lo > 0 and np.log10(hi / lo) < 2
+        return _log_label(value) if narrow else ""
+
     axis.set_major_locator(LogLocator(base=10, numticks=8))
     axis.set_major_formatter(FuncFormatter(_log_label))
-    axis.set_minor_formatter(NullFormatter())
+    axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0), numticks=8))
+    axis.set_minor_formatter(FuncFormatter(minor_label))
 
 
 def new_figure(figsize: tuple[float, float]) -> Figure:

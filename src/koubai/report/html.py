@@ -38,6 +38,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f6f6f6; }
 th:first-child, td:first-child { text-align: left; overflow-wrap: anywhere; }
 th.text, td.text { text-align: left; }
+td { white-space: nowrap; } td:first-child { white-space: normal; } th { word-break: keep-all; }
 figure { margin: 0.8em 0; } figcaption { color: #555; font-size: 0.9em; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .plot { width: 100%; min-height: 320px; }
@@ -95,6 +96,22 @@ def _table(columns: list[tuple[str, str]], rows: list[list[str]], testid: str) -
     return (
         f"<div class='table-wrap'><table data-testid='{testid}'><thead><tr>{head}</tr></thead>"
         f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def result_table(title: str, rows: list[dict], protocol: str = "", dataset: str = "") -> str:
+    """A small HTML table of runs (``summary.csv``-like rows) for a notebook's output."""
+    head = "".join(f"<th>{h}</th>" for h in ("run", "train acc", "test acc", "status"))
+    body = "".join(
+        f"<tr><td style='text-align:left'>{_esc(r['run'])}</td>"
+        f"<td>{fmt_acc(float(r['final_train_acc']))}</td>"
+        f"<td>{fmt_acc(float(r['final_test_acc']))}</td><td>{_esc(r['status'])}</td></tr>"
+        for r in rows
+    )
+    meta = f" ({_esc(protocol)} protocol, data: {_esc(dataset)})" if protocol else ""
+    return (
+        f"<p><b>{_esc(title)}</b>{meta}</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
 
 
