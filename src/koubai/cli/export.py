@@ -9,7 +9,9 @@ import typer
 from koubai.cli._app import app, console, example, user_errors
 
 export_app = typer.Typer(
-    help="Export a results folder for other tools (TensorBoard).", no_args_is_help=True
+    help="Export a results folder for other tools (TensorBoard).",
+    epilog="Example: koubai export tensorboard koubai-results/vanishing-20261128-132703",
+    no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
 
