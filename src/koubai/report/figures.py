@@ -133,6 +133,19 @@ class Curves:
     status: str = "finished"
     classes: int = 10
 
+    @classmethod
+    def from_result(cls, result, label: str | None = None, classes: int = 10) -> Curves:
+        """The curves of a :class:`~koubai.training.RunResult` (e.g. in a notebook)."""
+        return cls(
+            label=label or result.config.label,
+            iterations=result.column("iteration"),
+            train_acc=result.column("train_acc"),
+            test_acc=result.column("test_acc"),
+            train_kind=result.config.train_accuracy,
+            status=result.status,
+            classes=classes,
+        )
+
 
 def chance_line(ax, classes: int, lab: dict[str, str]) -> None:
     """A dotted line at 1 / ``classes``: the accuracy of guessing."""
