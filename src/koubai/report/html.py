@@ -72,7 +72,7 @@ def _img(path: Path | None, alt: str) -> str:
     if path is None:
         return ""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{_esc(alt)}" loading="lazy">'
+    return f'<img src="data:image/png;base64,{data}" alt="{_esc(alt)}">'
 
 
 def _figure(path: Path | None, caption: str, testid: str) -> str:
