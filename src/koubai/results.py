@@ -7,9 +7,13 @@
       summary.csv            one row per run
       summary-by-config.csv  one row per configuration: mean, std, min, max over its seeds
       comparison-<group>.png|svg, gradient-flow-<group>.png|svg, nonlinearity-inputs-<group>...
-      report.html            everything in one self-contained page
+      report.html            everything in one self-contained page, in the language asked
       runs/<run>/metrics.csv, model.npz, diagnostics.npz, accuracy.png|svg and the diagnostics
                  figures gradient-flow.png, activations.png, saturation-updates.png
+      tensorboard/<run>/     event files, when `koubai export tensorboard` wrote them here
+
+Japanese figures carry ``-ja`` before the suffix (``accuracy-ja.png``); no name holds a
+character that bash or zsh would expand (:data:`SHELL_SPECIAL`).
 
 :class:`ResultsFolder` owns every file name, CSV column and figure stem of that layout, and
 writes every file atomically (a temporary file beside it, then ``os.replace``; the temporary

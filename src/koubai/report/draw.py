@@ -45,10 +45,20 @@ class FigureJob:
 
 
 def run_configs(folder: ResultsFolder) -> dict[str, tuple[str, TrainConfig]]:
-    """Every run of the folder's spec: name -> (group, its :class:`TrainConfig`)."""
+    """Every run of the folder's spec: name -> (group, its :class:`TrainConfig`).
+
+    Folders written before koubai 0.1.1 lost the run names in ``spec.toml`` (a config's empty
+    ``name`` hid them); when every run finished, the names are taken from ``summary.csv``, which
+    lists the runs in the same order.
+    """
+    entries = [dict(e) for e in folder.read_spec().get("run", [])]
+    if entries and all(not e.get("name") for e in entries):
+        rows = folder.read_summary()
+        if len(rows) == len(entries):
+            for entry, row in zip(entries, rows, strict=True):
+                entry["name"] = row["run"]
     out = {}
-    for entry in folder.read_spec().get("run", []):
-        entry = dict(entry)
+    for entry in entries:
         name, group = entry.pop("name"), entry.pop("group")
         out[name] = (group, TrainConfig.from_dict({**entry, "name": ""}, where=f"run {name}"))
     return out

@@ -161,9 +161,9 @@ class _Page:
         out = {
             "height": 380,
             "margin": {"l": 56, "r": 12, "t": 12, "b": 40},
-            "xaxis": {"title": {"text": x_title}},
+            "xaxis": {"title": {"text": x_title, "standoff": 4}},
             "yaxis": y,
-            "legend": {"orientation": "h", "y": -0.22, "x": 0},
+            "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
             "hovermode": "x unified" if not log else "closest",
             "font": {"family": "system-ui, 'Noto Sans CJK JP', sans-serif", "size": 12},
         }
