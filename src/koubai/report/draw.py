@@ -47,7 +47,7 @@ class FigureJob:
 def run_configs(folder: ResultsFolder) -> dict[str, tuple[str, TrainConfig]]:
     """Every run of the folder's spec: name -> (group, its :class:`TrainConfig`).
 
-    Folders written before koubai 0.1.1 lost the run names in ``spec.toml`` (a config's empty
+    Folders written by earlier code lost the run names in ``spec.toml`` (a config's empty
     ``name`` hid them); when every run finished, the names are taken from ``summary.csv``, which
     lists the runs in the same order.
     """
