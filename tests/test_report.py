@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from koubai.cli import app
+from koubai.errors import ConfigError
 from koubai.experiments import parse_spec, run_experiment
 from koubai.report.draw import draw_figures, figure_jobs
 from koubai.report.explain import RunFacts, fmt_ratio, run_sentences
@@ -110,6 +111,13 @@ def test_every_file_name_is_shell_safe(experiment):
     for bad in ("shallow-relu-he-[40,20]", "a*b", "x?", "{a,b}", "a b", "~x", "$x"):
         with pytest.raises(Exception, match="cannot be a folder or file name"):
             check_component(bad, "run name")
+
+
+def test_a_name_a_shell_would_expand_is_refused_before_anything_is_written(tmp_path, blobs):
+    spec = MINI.replace('name = "init"', 'name = "init[1]"')
+    with pytest.raises(ConfigError, match="group name 'init\\[1\\]' cannot be"):
+        run_experiment(parse_spec(spec), dataset=blobs, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_figure_jobs_cover_runs_and_groups(experiment):

@@ -23,7 +23,7 @@ from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
 from koubai.i18n import default_language
 from koubai.report.draw import draw_figures
 from koubai.report.html import write_report
-from koubai.results import ResultsFolder, aggregate, summary_row
+from koubai.results import ResultsFolder, aggregate, check_component, summary_row
 from koubai.training.data import check_data
 from koubai.training.loop import EvalRecord, RunResult, train
 
@@ -115,6 +115,8 @@ def run_experiment(
     data = _load_data(dataset)
     for run in runs:  # every run checked against the data before the folder exists
         check_data(data, run.config)
+        check_component(run.group, "group name")  # names a shell can type unquoted
+        check_component(run.name, "run name")
     folder = ResultsFolder.create(out_dir, spec.name)
     result = ExperimentResult(
         name=spec.name,
