@@ -163,7 +163,7 @@ def test_batchnorm_lesson_writes_figure_and_reports_every_verdict(bn_result):
     assert [p.suffix for p in r.figures] == [".png", ".svg"]
     assert all(p.stat().st_size > 1000 for p in r.figures)
     text = r.explanation()
-    assert "(a) Stability" in text and "(a) Speed" in text and "(b) Overfitting" in text
+    assert "(a-1) Stability" in text and "(a-2) Speed" in text and "(b) Overfitting" in text
     assert f"{r.bn.gap.mean():+.3f}" in text and f"{r.plain.gap.mean():+.3f}" in text
 
 

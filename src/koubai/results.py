@@ -7,10 +7,14 @@
       summary.csv            one row per run
       summary-by-config.csv  one row per configuration: mean, std, min, max over its seeds
       comparison-<group>.png|svg, gradient-flow-<group>.png|svg, nonlinearity-inputs-<group>...
-      report.html            everything in one self-contained page
+      report.html            everything in one self-contained page, in the language asked
       manifest.json          the experiment's state and each run's state and key (see Manifest)
       runs/<run>/metrics.csv, model.npz, diagnostics.npz, accuracy.png|svg and the diagnostics
                  figures gradient-flow.png, activations.png, saturation-updates.png
+      tensorboard/<run>/     event files, when `koubai export tensorboard` wrote them here
+
+Japanese figures carry ``-ja`` before the suffix (``accuracy-ja.png``); no name holds a
+character that bash or zsh would expand (:func:`koubai.checks.check_name`).
 
 :class:`ResultsFolder` owns every file name, CSV column and figure stem of that layout, and
 writes every file atomically (a temporary file beside it, then ``os.replace``; the temporary
@@ -398,6 +402,11 @@ class ResultsFolder:
     RUN_FIGURES = ("accuracy", "gradient-flow", "activations", "saturation-updates")
     #: Per-group figures, ``<kind>-<group>.png|svg``.
     GROUP_FIGURES = ("comparison", "gradient-flow", "nonlinearity-inputs")
+    #: Where ``koubai export tensorboard`` writes its event files by default.
+    TENSORBOARD = "tensorboard"
+    #: The spec's meta keys for the group titles and the number of classes of the data.
+    GROUPS_KEY = "groups"
+    CLASSES_KEY = "classes"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -464,17 +473,31 @@ class ResultsFolder:
             folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def run_figure(self, run: str, kind: str) -> Path:
-        """The stem (no suffix) of one of a run's :data:`RUN_FIGURES`."""
+    @staticmethod
+    def figure_stem(stem: str, lang: str = "en") -> str:
+        """A figure's file stem in ``lang``: English keeps ``stem``, Japanese adds ``-ja``
+        (``accuracy.png``, ``accuracy-ja.png``), so the two languages never overwrite each
+        other."""
+        from koubai.checks import check_language
+
+        return stem if check_language(lang) == "en" else f"{stem}-{lang}"
+
+    def run_figure(self, run: str, kind: str, lang: str = "en") -> Path:
+        """The stem (no suffix) of one of a run's :data:`RUN_FIGURES` in ``lang``."""
         if kind not in self.RUN_FIGURES:
             raise ConfigError(f"unknown run figure {kind!r}; choose one of {self.RUN_FIGURES}")
-        return self.run_dir(run) / kind
+        return self.run_dir(run) / self.figure_stem(kind, lang)
 
-    def group_figure(self, kind: str, group: str) -> Path:
-        """The stem (no suffix) of one of a group's :data:`GROUP_FIGURES`."""
+    def group_figure(self, kind: str, group: str, lang: str = "en") -> Path:
+        """The stem (no suffix) of one of a group's :data:`GROUP_FIGURES` in ``lang``."""
         if kind not in self.GROUP_FIGURES:
             raise ConfigError(f"unknown group figure {kind!r}; choose one of {self.GROUP_FIGURES}")
-        return self._inside(f"{kind}-{check_name(group, 'group name')}")
+        stem = f"{kind}-{check_name(group, 'group name')}"
+        return self._inside(self.figure_stem(stem, lang))
+
+    def tensorboard_dir(self) -> Path:
+        """The default folder of the TensorBoard event files."""
+        return self._inside(self.TENSORBOARD)
 
     # -- writing ----------------------------------------------------------------------------------
     def write_spec(self, meta: dict[str, object], runs: Sequence[tuple[str, str, dict]]) -> Path:
@@ -632,10 +655,35 @@ class ResultsFolder:
         path = self.run_dir(run) / self.DIAGNOSTICS
         return load_diagnostics(path) if path.exists() else None
 
+    def has_diagnostics(self, run: str) -> bool:
+        """Whether run ``run`` recorded diagnostics."""
+        return (self.run_dir(run) / self.DIAGNOSTICS).is_file()
+
+    def read_model(self, run: str):
+        """A run's trained network (:func:`koubai.io.load_mlp`)."""
+        from koubai.io import load_mlp
+
+        return load_mlp(self.run_dir(run) / self.MODEL)
+
+    def run_status(self, run: str) -> str:
+        """A run's status in ``summary.csv`` ("finished", "diverged", ...; "" if not there)."""
+        return next((r["status"] for r in self.read_summary() if r["run"] == run), "")
+
+    def classes(self) -> int:
+        """The number of classes of the experiment's data (10 when the spec does not say)."""
+        return int(self.read_spec().get(self.CLASSES_KEY, 10))
+
+    def group_title(self, group: str) -> str:
+        """A group's title from the spec (its name when the spec has none)."""
+        for entry in self.read_spec().get(self.GROUPS_KEY, []):
+            if entry.get("name") == group:
+                return str(entry.get("title") or group)
+        return group
+
     def figure(self, stem: Path, suffix: str = ".png") -> Path | None:
         """The file of a figure stem (from :meth:`run_figure` or :meth:`group_figure`), if it
         was drawn."""
-        path = stem.with_suffix(suffix)
+        path = stem.with_name(stem.name + suffix)
         return path if path.exists() else None
 
     def run_diagnostics_paths(self) -> dict[str, Path]:

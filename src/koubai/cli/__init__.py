@@ -19,6 +19,7 @@ from koubai.cli import lessons as _lessons  # noqa: E402,F401  isort: skip
 from koubai.cli import playground as _playground  # noqa: E402,F401  isort: skip
 from koubai.cli import diagnose as _diagnose  # noqa: E402,F401  isort: skip
 from koubai.cli import runs as _runs  # noqa: E402,F401  isort: skip
+from koubai.cli import export as _export  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "fail", "main"]
 

@@ -12,14 +12,117 @@ from typing import NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
+
+#: The order of ``koubai --help``: the main job first, the engine's tools last.
+COMMAND_ORDER = (
+    "run",
+    "train",
+    "show",
+    "report",
+    "export",
+    "lessons",
+    "diagnose",
+    "datasets",
+    "gradcheck",
+    "version",
+)
+
+#: What an option's value looks like in ``--help``, by the type of its value.
+_METAVARS = {"int": "N", "float": "X", "Path": "PATH", "str": "TEXT"}
+
+
+def _plain_help(command, ctx) -> None:
+    """Show ``--seeds N`` and ``--figures`` rather than ``<int>`` and ``<bool>`` tags."""
+    params = list(command.params)
+    help_option = command.get_help_option(ctx)
+    if help_option is not None:
+        params.append(help_option)
+    for param in params:
+        if getattr(param, "is_flag", False) or param.param_type_name == "argument":
+            shown = None
+        else:
+            kind = param.bare_type().removeprefix("list[").removesuffix("]")
+            shown = param.metavar or _METAVARS.get(kind, "VALUE")
+        param.display_type_rich = lambda ctx, shown=shown: shown
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub, ctx)
+
+
+class KoubaiGroup(TyperGroup):
+    """The ``koubai`` command group: commands in :data:`COMMAND_ORDER`, help without type tags."""
+
+    def list_commands(self, ctx) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: k for k, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda n: (rank.get(n, len(rank)), names.index(n)))
+
+    def format_help(self, ctx, formatter) -> None:
+        _plain_help(self, ctx)
+        return super().format_help(ctx, formatter)
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_help(command, ctx)
+        return command
+
 
 app = typer.Typer(
     name="koubai",
+    cls=KoubaiGroup,
     help="koubai (勾配): see, measure and fix the vanishing-gradient problem.",
+    epilog="Example: koubai run vanishing batchnorm   (then open the report.html it prints)",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from koubai import __version__
+
+        Console().print(f"koubai {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print koubai's version and exit.",
+    ),
+) -> None:
+    """koubai (勾配): see, measure and fix the vanishing-gradient problem."""
+
+
+def example(*lines: str) -> str:
+    """A command's ``--help`` epilog: one example command line (or a few)."""
+    return "Example: " + "   ".join(lines)
+
+
+def language_option(what: str = "Language of the figures, report and tables"):
+    """The ``--lang`` option: en or ja; its default is ``KOUBAI_LANG`` or the locale."""
+    return typer.Option(
+        None,
+        "--lang",
+        metavar="en|ja",
+        help=f"{what}: en or ja.",
+        show_default="KOUBAI_LANG, else the locale, else en",
+    )
+
+
+def resolve_language(lang: str | None) -> str:
+    """``--lang``'s value, or the default language (:func:`koubai.i18n.default_language`)."""
+    from koubai.checks import check_language
+    from koubai.i18n import default_language
+
+    return check_language(lang) if lang is not None else default_language()
+
 
 console = Console()
 err_console = Console(stderr=True)

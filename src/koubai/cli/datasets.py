@@ -13,6 +13,7 @@ from koubai.errors import ConfigError
 
 datasets_app = typer.Typer(
     help="List the datasets (no subcommand) or fetch one into the cache.",
+    epilog="Example: koubai datasets   (then: koubai datasets fetch mnist)",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -56,7 +57,7 @@ def datasets_list(ctx: typer.Context) -> None:
     )
 
 
-@datasets_app.command("fetch")
+@datasets_app.command("fetch", epilog="Example: koubai datasets fetch mnist")
 @user_errors
 def datasets_fetch(
     name: Annotated[

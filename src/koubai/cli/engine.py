@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import typer
 
-from koubai.cli._app import app, console, fail, user_errors
+from koubai.cli._app import app, console, example, fail, user_errors
 from koubai.errors import ConfigError
 
 
-@app.command()
+@app.command(epilog=example("koubai version   (or koubai --version)"))
 def version() -> None:
     """Print koubai's version."""
     from koubai import __version__
@@ -17,10 +17,10 @@ def version() -> None:
     console.print(f"koubai {__version__}")
 
 
-@app.command()
+@app.command(epilog=example("koubai gradcheck --batchnorm --activation relu --hidden 8,6,4"))
 @user_errors
 def gradcheck(
-    hidden: str = typer.Option("8,6", help="Hidden sizes, comma separated."),
+    hidden: str = typer.Option("8,6", metavar="SIZES", help="Hidden sizes, comma separated."),
     activation: str = typer.Option("sigmoid", help="sigmoid, tanh, relu or leaky_relu."),
     init: str = typer.Option("xavier", help="Weight initializer."),
     batchnorm: bool = typer.Option(False, "--batchnorm/--no-batchnorm", help="Batch norm."),

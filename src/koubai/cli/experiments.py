@@ -7,12 +7,23 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from koubai.cli._app import EXIT_INTERRUPTED, app, console, err_console, fail, user_errors
+from koubai.cli._app import (
+    EXIT_INTERRUPTED,
+    app,
+    console,
+    err_console,
+    example,
+    fail,
+    language_option,
+    resolve_language,
+    user_errors,
+)
 from koubai.cli.engine import parse_sizes
 from koubai.errors import ConfigError
+from koubai.experiments.progress import RunProgress
+from koubai.i18n import t
 from koubai.results import ResultsFolder
 
 OUT_HELP = "Parent folder of the results; each experiment writes <out>/<name>-<time>/."
@@ -36,79 +47,41 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-class RunProgress:
-    """Rich progress bars fed by the runner's events: one per running run, one overall.
-
-    Nothing is drawn before the first run starts, so a validation error (raised before any
-    run) is never preceded by a bar.
-    """
-
-    def __init__(self, total: int) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=24),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=False,
-        )
-        self.total = total
-        self.overall: int | None = None
-        self.tasks: dict[int, int] = {}
-
-    def __enter__(self) -> RunProgress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.overall is not None:
-            self.progress.__exit__(*exc)
-
-    def __call__(self, kind: str, index: int, payload: Any) -> None:
-        if self.overall is None:  # the first event: the runs have passed every check
-            self.progress.__enter__()
-            self.overall = self.progress.add_task("runs", total=self.total, info="")
-        if kind == "start":
-            self.tasks[index] = self.progress.add_task(
-                f"  {payload.name}", total=payload.config.iterations, info=""
-            )
-        elif kind == "eval" and index in self.tasks:
-            r = payload
-            self.progress.update(
-                self.tasks[index],
-                completed=r.iteration,
-                info=f"loss {r.loss:.3f}  train {r.train_acc:.3f}  test {r.test_acc:.3f}",
-            )
-        elif kind in ("done", "failed"):
-            task = self.tasks.pop(index, None)
-            if task is not None:
-                self.progress.remove_task(task)
-            self.progress.advance(self.overall)
-
-
-def print_summary(result) -> None:
+def print_summary(result, lang: str = "en") -> None:
     """The final table of a finished experiment, and where its files are."""
-    table = Table(title=f"{result.title}  ({result.protocol} protocol, data: {result.dataset})")
-    for col in ("run", "train acc", "test acc", "status", "seconds"):
-        table.add_column(col, justify="left" if col == "run" else "right", overflow="fold")
+    title = t(
+        "cli.table_title",
+        lang,
+        title=result.title,
+        protocol=result.protocol,
+        dataset=result.dataset,
+    )
+    table = Table(title=title)
+    for key in ("cli.run", "cli.train_acc", "cli.test_acc", "cli.status", "cli.seconds"):
+        justify = "left" if key == "cli.run" else "right"
+        table.add_column(t(key, lang), justify=justify, overflow="fold")
     for row in result.summary():
         status = row["status"]
         style = {"diverged": "red", "interrupted": "yellow"}.get(status, "")
+        shown = (
+            t(f"report.{status}", lang)
+            if status in ("finished", "diverged", "interrupted")
+            else status
+        )
         table.add_row(
             str(row["run"]),
             f"{row['final_train_acc']:.3f}",
             f"{row['final_test_acc']:.3f}",
-            f"[{style}]{status}[/]" if style else status,
+            f"[{style}]{shown}[/]" if style else shown,
             f"{row['seconds']:.1f}",
         )
     console.print(table)
     configs = result.by_config()
     if any(row["seeds"] > 1 for row in configs):
-        agg = Table(title="by configuration: final test accuracy over seeds")
-        for col in ("group", "config", "seeds", "mean ± std", "min – max"):
-            agg.add_column(
-                col, justify="left" if col in ("group", "config") else "right", overflow="fold"
-            )
+        agg = Table(title=t("cli.by_config", lang))
+        for key in ("cli.group", "cli.config", "cli.seeds", "cli.mean_std", "cli.min_max"):
+            justify = "left" if key in ("cli.group", "cli.config") else "right"
+            agg.add_column(t(key, lang), justify=justify, overflow="fold")
         for row in configs:
             agg.add_row(
                 str(row["group"]),
@@ -118,28 +91,38 @@ def print_summary(result) -> None:
                 f"{row['test_acc_min']:.3f} – {row['test_acc_max']:.3f}",
             )
         console.print(agg)
-    console.print(f"data: {result.dataset_source}", highlight=False, soft_wrap=True)
-    console.print(f"results: {result.folder}", highlight=False, soft_wrap=True)
+    for key, value in (
+        ("cli.data", result.dataset_source),
+        ("cli.results", result.folder),
+    ):
+        console.print(f"{t(key, lang)}: {value}", highlight=False, soft_wrap=True)
     report = ResultsFolder(result.folder).report_path
     if report.exists():
-        console.print(f"report:  {report}", highlight=False, soft_wrap=True)
+        console.print(f"{t('cli.report', lang)}: {report}", highlight=False, soft_wrap=True)
+
+
+def say_fallback(asked: str, data, lang: str) -> None:
+    """One line when ``auto`` fell back from MNIST to the offline mnist-5k: why, and the fix."""
+    if asked == "auto" and data.name == "mnist-5k":
+        err_console.print(t("cli.fallback", lang), highlight=False, soft_wrap=True, style="dim")
 
 
 def _run_and_report(spec, *, resume: Path | None = None, **kwargs) -> None:
     from koubai.experiments import resume_experiment, run_experiment
 
+    lang = kwargs["lang"]
     if resume is not None:
         manifest = ResultsFolder.open(resume).read_manifest()
-        with RunProgress(len(manifest.todo()) if manifest else 0) as progress:
-            result = resume_experiment(resume, on_event=progress, **kwargs)
+        with RunProgress(len(manifest.todo()) if manifest else 0, lang, console=err_console) as bar:
+            result = resume_experiment(resume, on_event=bar, **kwargs)
     else:
         keys = ("protocol", "seeds", "overrides", "max_runs")
         total = len(spec.resolve(**{k: kwargs.get(k) for k in keys}))
-        with RunProgress(total) as progress:
-            result = run_experiment(spec, on_event=progress, **kwargs)
-    print_summary(result)
+        with RunProgress(total, lang, console=err_console) as bar:
+            result = run_experiment(spec, on_event=bar, **kwargs)
+    print_summary(result, lang)
     if result.status == "finished":
-        print_claims(result, kwargs.get("lang", "en"))
+        print_claims(result, lang)
     _final_status(result)
 
 
@@ -172,7 +155,11 @@ def print_claims(result, lang: str) -> None:
         console.print(f"claims:  {ResultsFolder(result.folder).claims_path}", highlight=False)
 
 
-@app.command()
+@app.command(
+    epilog=example(
+        "koubai run vanishing batchnorm -d mnist-5k --lang ja", "koubai run mine.toml --seeds 3"
+    )
+)
 @user_errors
 def run(
     names: list[str] | None = typer.Argument(
@@ -184,15 +171,31 @@ def run(
     dataset: str = typer.Option(
         "auto", "--dataset", "-d", help="mnist, fashion-mnist, mnist-5k, digits, auto or a .npz."
     ),
-    seeds: int | None = typer.Option(None, help="Runs per configuration (seeds 0..N-1)."),
-    protocol: str | None = typer.Option(None, help="course (faithful) or careful (fixed)."),
-    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", help=OUT_HELP),
-    workers: int | None = typer.Option(None, help="Parallel processes. Default: one per core."),
-    set_: list[str] | None = typer.Option(
-        None, "--set", help="Override a field on every run, e.g. --set iterations=200."
+    seeds: int | None = typer.Option(
+        None,
+        help="Runs per configuration (seeds 0..N-1).",
+        show_default="the spec's, else 1 (course) or 3 (careful)",
     ),
-    lang: str = typer.Option("en", help="Figure labels: en or ja."),
-    figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the figures."),
+    protocol: str | None = typer.Option(
+        None,
+        metavar="course|careful",
+        help="course (faithful to the notebooks) or careful (their flaws fixed).",
+        show_default="the spec's, else course",
+    ),
+    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", metavar="DIR", help=OUT_HELP),
+    workers: int | None = typer.Option(
+        None, help="Parallel processes.", show_default="one per core"
+    ),
+    set_: list[str] | None = typer.Option(
+        None,
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a field on every run (repeatable), e.g. --set iterations=200.",
+    ),
+    lang: str | None = language_option(),
+    figures: bool = typer.Option(
+        True, "--figures/--no-figures", help="Draw the figures (koubai report draws them later)."
+    ),
     max_runs: int | None = typer.Option(
         None, help="Refuse an experiment of more runs. Default: 10,000 (KOUBAI_MAX_RUNS)."
     ),
@@ -216,6 +219,7 @@ def run(
     from koubai.papers import at_scale
 
     cluster = {"executor": executor, "scheduler": dask_scheduler}
+    lang = resolve_language(lang)
     if resume is not None:
         _resume(names, resume, dataset, seeds, protocol, set_, workers, lang, figures, cluster)
         return
@@ -227,6 +231,7 @@ def run(
     for spec in specs:
         spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     data = load(dataset)
+    say_fallback(dataset, data, lang)
     for spec in specs:
         _run_and_report(
             spec,
@@ -262,9 +267,14 @@ def _resume(names, folder, dataset, seeds, protocol, set_, workers, lang, figure
 
 
 @app.command()
+@app.command(
+    epilog=example(
+        "koubai train --activation relu --init he --hidden 100,100,100 --iterations 1000"
+    )
+)
 @user_errors
 def train(
-    hidden: str = typer.Option("40,20", help="Hidden sizes, comma separated."),
+    hidden: str = typer.Option("40,20", metavar="SIZES", help="Hidden sizes, comma separated."),
     activation: str = typer.Option("sigmoid", help="sigmoid, tanh, relu or leaky_relu."),
     init: str = typer.Option("xavier", help="gauss, xavier, he, glorot_normal, ..."),
     init_std: float = typer.Option(0.01, help="Std of the gauss initializer."),
@@ -273,7 +283,12 @@ def train(
     optimizer: str = typer.Option("sgd", help="sgd, momentum, nesterov, adagrad, rmsprop, adam."),
     lr: float = typer.Option(0.1, help="Learning rate."),
     batch_size: int = typer.Option(100, help="Mini-batch size."),
-    iters: int = typer.Option(2000, "--iters", help="Iterations (parameter updates)."),
+    iterations: int = typer.Option(
+        2000, "--iterations", help="Iterations (parameter updates), the spec key iterations."
+    ),
+    iters: int | None = typer.Option(
+        None, "--iters", hidden=True, help="Old name of --iterations."
+    ),
     eval_every: int = typer.Option(10, help="Evaluate every N iterations."),
     dropout: float = typer.Option(0.0, help="Dropout probability after each hidden layer."),
     weight_decay: float = typer.Option(0.0, help="L2 coefficient on the weights."),
@@ -281,9 +296,9 @@ def train(
     seed: int = typer.Option(0, help="Random seed."),
     protocol: str = typer.Option("course", help="course (faithful) or careful (fixed)."),
     dataset: str = typer.Option("auto", "--dataset", "-d", help="Dataset name or .npz path."),
-    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", help=OUT_HELP),
+    out: Path = typer.Option(Path("koubai-results"), "--out", "-o", metavar="DIR", help=OUT_HELP),
     name: str = typer.Option("train", help="Name of the results folder."),
-    lang: str = typer.Option("en", help="Figure labels: en or ja."),
+    lang: str | None = language_option(),
     diagnostics: bool = typer.Option(
         True, "--diagnostics/--no-diagnostics", help="Record per-layer diagnostics."
     ),
@@ -304,7 +319,7 @@ def train(
         optimizer=optimizer,
         lr=lr,
         batch_size=batch_size,
-        iterations=iters,
+        iterations=iters if iters is not None else iterations,
         eval_every=eval_every,
         dropout=dropout,
         weight_decay=weight_decay,
@@ -324,11 +339,13 @@ def train(
         source="command line",
     )
     spec.resolve(protocol=protocol, seeds=1)
+    lang = resolve_language(lang)
     data = load(dataset)
+    say_fallback(dataset, data, lang)
     _run_and_report(spec, dataset=data, protocol=protocol, seeds=1, out_dir=out, lang=lang)
 
 
-@app.command()
+@app.command(epilog=example("koubai show vanishing > mine.toml"))
 @user_errors
 def show(
     name: str | None = typer.Argument(None, help="A built-in experiment; omit to list them."),
@@ -349,15 +366,38 @@ def show(
     typer.echo(builtin_text(name), nl=False)
 
 
-@app.command()
+@app.command(epilog=example("koubai report koubai-results/vanishing-20261128-132703 --lang ja"))
 @user_errors
 def report(
-    folder: Path = typer.Argument(..., help="An experiment's results folder."),
+    folder: Path = typer.Argument(..., metavar="FOLDER", help="An experiment's results folder."),
+    lang: str | None = language_option("Language of the report and of the figures it draws"),
+    redraw: bool = typer.Option(
+        False, "--redraw", help="Draw every figure again, not only the missing ones."
+    ),
+    workers: int | None = typer.Option(
+        None, help="Processes drawing figures.", show_default="one per core"
+    ),
 ) -> None:
-    """(Re)write the self-contained report.html of a results folder."""
+    """Draw a results folder's missing figures (from metrics.csv and diagnostics.npz) and
+    (re)write its report.html."""
+    from rich.progress import Progress as Bar
+
+    from koubai.report.draw import draw_figures
     from koubai.report.html import write_report
 
-    console.print(f"report: {write_report(folder)}", highlight=False, soft_wrap=True)
-    incomplete = ResultsFolder.open(folder).completeness()
+    lang = resolve_language(lang)
+    results = ResultsFolder.open(folder)
+    with Bar(console=err_console, transient=True) as bar:
+        task = bar.add_task(t("cli.figures", lang), total=None)
+        draw_figures(
+            results,
+            lang=lang,
+            workers=workers,
+            missing_only=not redraw,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    path = write_report(results.path, lang=lang)
+    console.print(f"{t('cli.report', lang)}: {path}", highlight=False, soft_wrap=True)
+    incomplete = results.completeness()
     if incomplete:
         console.print(f"incomplete: {incomplete}", highlight=False, soft_wrap=True)

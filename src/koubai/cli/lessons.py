@@ -9,20 +9,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from koubai.cli._app import app, console, err_console, user_errors
+from koubai.cli._app import (
+    app,
+    console,
+    err_console,
+    example,
+    language_option,
+    resolve_language,
+    user_errors,
+)
+from koubai.i18n import t
 
-_TITLES = {
-    1: ("chain rule", "連鎖律"),
-    2: ("sigmoid derivative", "シグモイド関数の導関数"),
-    3: ("zero initialization", "重みの初期値 0"),
-    4: (
-        "batch normalization (trains 2 × 3 networks)",
-        "バッチ正規化（ネットワークを 2 × 3 個学習）",
-    ),
-}
 
-
-@app.command()
+@app.command(epilog=example("koubai lessons 2 4 --lang ja"))
 @user_errors
 def lessons(
     numbers: Annotated[
@@ -31,18 +30,20 @@ def lessons(
             help="Lessons to run, among 1 2 3 4. Default: all four.", show_default=False
         ),
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language: en or ja.")] = "en",
+    lang: str | None = language_option("Language of the text and figures"),
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for the figures (PNG + SVG).")
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="Folder for the figures (PNG + SVG)."),
     ] = Path("koubai-results/lessons"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random number.")] = 0,
 ) -> None:
     """The note's confirmation tests (確認テスト), computed: chain rule, sigmoid', zero init, BN."""
     from koubai import lessons as api
 
+    lang = resolve_language(lang)
+
     def start(n: int) -> None:
-        en, ja = _TITLES[n]
-        console.print(f"[dim]… {ja if lang == 'ja' else en}[/]", highlight=False)
+        console.print(f"[dim]… {t(f'lesson.title.{n}', lang)}[/]", highlight=False)
 
     def done(result) -> None:
         _show(result)
@@ -51,7 +52,8 @@ def lessons(
         warnings.simplefilter("always", UserWarning)
         api.run(numbers, lang=lang, out=out, seed=seed, on_start=start, on_done=done)
     for message in dict.fromkeys(str(w.message) for w in caught):  # each warning once
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        warning = t("lesson.warning", lang)
+        err_console.print(f"[yellow]{warning}:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def _show(result) -> None:
@@ -59,13 +61,13 @@ def _show(result) -> None:
     console.rule(f"[bold]{result.number}. {result.title()}", align="left")
     # Japanese has no spaces to break lines at: let the terminal wrap it, character by character.
     wrap = {"soft_wrap": result.lang == "ja", "highlight": False}
-    for t in result.tables():
-        console.print(f"[bold]{t.title}[/]", **wrap)
+    for number_table in result.tables():
+        console.print(f"[bold]{number_table.title}[/]", **wrap)
         table = Table()
-        for i, column in enumerate(t.columns):
-            numeric = all(_is_number(row[i]) for row in t.rows)
+        for i, column in enumerate(number_table.columns):
+            numeric = all(_is_number(row[i]) for row in number_table.rows)
             table.add_column(column, justify="right" if numeric else "left")
-        for row in t.rows:
+        for row in number_table.rows:
             table.add_row(*row)
         console.print(table)
     console.print(result.explanation(), **wrap)

@@ -37,14 +37,8 @@ from koubai.errors import ConfigError, KoubaiError, ResultsError
 from koubai.experiments import executors
 from koubai.experiments.executors import Failed
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
-from koubai.report.diagnostics import (
-    plot_activation_histograms,
-    plot_gradient_flow,
-    plot_gradient_profiles,
-    plot_health,
-    plot_nonlinearity_inputs,
-)
-from koubai.report.figures import Curves, plot_comparison, plot_run, save_figure
+from koubai.i18n import default_language
+from koubai.report.draw import draw_figures
 from koubai.report.html import write_report
 from koubai.results import (
     DONE_STATES,
@@ -62,7 +56,8 @@ from koubai.training.loop import RunResult
 
 Event = Callable[[str, int, Any], None]
 """``on_event(kind, run_index, payload)``: kind is "start" (payload: the RunSpec), "eval"
-(an EvalRecord), "done" (the RunResult) or "failed" (the one-line error)."""
+(an EvalRecord), "done" (the RunResult), "failed" (the one-line error) or "figures"
+(run_index: figures drawn so far, payload: figures to draw)."""
 
 EXECUTORS = ("local", "dask")
 
@@ -97,6 +92,17 @@ class ExperimentResult:
             (spec.group, spec.config.replace(seed=0, name="").label, res) for spec, res in self.runs
         )
 
+    def _repr_html_(self) -> str:
+        """The experiment in a notebook: its runs' final accuracies and where its report is."""
+        from koubai.report.html import result_table
+
+        report = ResultsFolder(self.folder).report_path
+        link = f"<p>report: <code>{report}</code></p>" if report.exists() else ""
+        return (
+            result_table(self.title, self.summary(), self.protocol, self.dataset)
+            + f"<p>results: <code>{self.folder}</code> ({self.status})</p>{link}"
+        )
+
 
 @dataclass
 class _Plan:
@@ -124,12 +130,13 @@ def run_experiment(
     overrides: dict[str, Any] | None = None,
     out_dir: str | Path = "koubai-results",
     workers: int | None = None,
-    lang: str = "en",
+    lang: str | None = None,
     figures: bool = True,
     on_event: Event | None = None,
     executor: str = "local",
     scheduler: str | None = None,
     max_runs: int | None = None,
+    progress: bool = False,
 ) -> ExperimentResult:
     """Run every run of an experiment and write its results folder.
 
@@ -142,7 +149,8 @@ def run_experiment(
         overrides: TrainConfig fields set on every run (e.g. ``{"iterations": 200}``).
         out_dir: the parent folder; the experiment writes ``<out_dir>/<name>-<time>/``.
         workers: parallel processes (Dask: LocalCluster workers). Default: one per core, ≤ runs.
-        lang: figure labels, ``"en"`` or ``"ja"``.
+        lang: the language of the figures and the report, ``"en"`` or ``"ja"``. Default:
+            ``KOUBAI_LANG`` or the locale (:func:`koubai.i18n.default_language`).
         figures: draw the figures (False writes only the data: faster for large sweeps).
         on_event: progress callback (see :data:`Event`).
         executor: ``"local"`` (this machine's processes) or ``"dask"`` (needs ``koubai[dask]``).
@@ -150,13 +158,14 @@ def run_experiment(
             (``"tcp://host:8786"``). Default: None, a ``LocalCluster`` is started.
         max_runs: refuse an experiment of more runs (counted before any grid is expanded).
             Default: the ``runs`` limit of :mod:`koubai.limits` (10,000).
+        progress: show progress bars (in a terminal or a Jupyter notebook). Default: False.
 
     Returns: an :class:`ExperimentResult` (``status``: finished, failed or interrupted).
     """
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     protocol = check_protocol(protocol or spec.protocol or "course")
-    check_language(lang)
+    lang = check_language(lang) if lang is not None else default_language()
     runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     _check_executor(executor, scheduler, workers)
     data = _load_data(dataset)
@@ -178,7 +187,27 @@ def run_experiment(
         executor=executor,
         scheduler=scheduler,
     )
-    return _execute(plan, on_event)
+    if not progress:
+        return _execute(plan, on_event)
+    with _progress_bars(len(runs), lang) as bars:
+        return _execute(plan, _both(bars, on_event))
+
+
+def _progress_bars(total: int, lang: str):
+    from rich.console import Console
+
+    from koubai.experiments.progress import RunProgress
+
+    return RunProgress(total, lang, console=Console())  # a live cell output in Jupyter
+
+
+def _both(first: Event, second: Event | None) -> Event:
+    def both(kind: str, index: int, payload: Any) -> None:
+        first(kind, index, payload)
+        if second is not None:
+            second(kind, index, payload)
+
+    return both
 
 
 def resume_experiment(
@@ -186,7 +215,7 @@ def resume_experiment(
     *,
     dataset: Any = None,
     workers: int | None = None,
-    lang: str = "en",
+    lang: str | None = None,
     figures: bool = True,
     on_event: Event | None = None,
     executor: str = "local",
@@ -210,7 +239,7 @@ def resume_experiment(
         raise ResultsError(f"{results.path} has no manifest (written before koubai 0.2)")
     if manifest.live_state() == "running":
         raise ResultsError(f"{results.path} is being run by process {manifest.pid}")
-    check_language(lang)
+    lang = check_language(lang) if lang is not None else default_language()
     _check_executor(executor, scheduler, workers)
     runs = _runs_of(results)
     data = _resume_data(dataset, str(doc.get("dataset", "auto")), results)
@@ -251,7 +280,7 @@ def _execute(plan: _Plan, on_event: Event | None) -> ExperimentResult:
     record.save()
     if state == "complete":  # a paper experiment's claims, from the finished folder
         papers.evaluate(plan.folder, plan.result.name, lang=plan.lang, figures=plan.figures)
-    _finish_outputs(plan)
+    _finish_outputs(plan, on_event)
     plan.result.status = {"complete": "finished"}.get(state, state)
     plan.result.seconds = time.perf_counter() - started
     return plan.result
@@ -268,15 +297,18 @@ def _dispatch(plan: _Plan, todo, job, record) -> bool:
     return executors.run_pool(todo, plan.data, job, record, n_workers)
 
 
-def _finish_outputs(plan: _Plan) -> None:
-    """Group figures and the report (skipped quietly after a second Ctrl-C)."""
+def _finish_outputs(plan: _Plan, on_event: Event | None) -> None:
+    """Every figure, drawn from the folder's files (in parallel, with progress), and the
+    report; skipped quietly after a second Ctrl-C."""
+
+    def drawn(done: int, total: int) -> None:
+        if on_event:
+            on_event("figures", done, total)
+
     try:
         if plan.figures:
-            for name, title in plan.groups:
-                members = [(r, res) for r, res in plan.result.runs if r.group == name]
-                if len(members) > 1:
-                    _write_comparison(plan.folder, name, members, title, plan.lang)
-            write_report(plan.folder.path)
+            draw_figures(plan.folder, lang=plan.lang, workers=plan.workers, on_progress=drawn)
+            write_report(plan.folder.path, lang=plan.lang, data=plan.data)
     except KeyboardInterrupt:
         pass
 
@@ -478,17 +510,6 @@ def _load_data(dataset: Any):
     return load(dataset)
 
 
-def _curves(run: RunSpec, res: RunResult, label: str | None = None) -> Curves:
-    return Curves(
-        label=label or run.config.label,
-        iterations=res.column("iteration"),
-        train_acc=res.column("train_acc"),
-        test_acc=res.column("test_acc"),
-        train_kind=run.config.train_accuracy,
-        status=res.status,
-    )
-
-
 @dataclass(frozen=True)
 class _Job:
     """Where and how a run's files are written (what a worker needs besides the data)."""
@@ -502,24 +523,9 @@ class _Job:
 
 
 def write_run(job: _Job, run: RunSpec, res: RunResult) -> None:
-    """A run's files: its data (metrics, model, diagnostics) and, when asked, its figures."""
-    d = _diag(res)
-    job.folder.write_run(run.name, res, d)
-    if not job.figures:
-        return
-    f, lang = job.folder, job.lang
-    if res.records:
-        save_figure(
-            plot_run(_curves(run, res), title=run.name, lang=lang),
-            f.run_figure(run.name, "accuracy"),
-        )
-    if d is not None:
-        for kind, plot in (
-            ("gradient-flow", plot_gradient_flow),
-            ("activations", plot_activation_histograms),
-            ("saturation-updates", plot_health),
-        ):
-            save_figure(plot(d, title=run.name, lang=lang), f.run_figure(run.name, kind), ("png",))
+    """A run's data files: metrics, model, diagnostics (figures are drawn from them at the end,
+    by :func:`koubai.report.draw.draw_figures`)."""
+    job.folder.write_run(run.name, res, _diag(res))
 
 
 def _diag(res: RunResult) -> dict | None:
@@ -528,24 +534,3 @@ def _diag(res: RunResult) -> dict | None:
     from koubai.training.probes import decode_meta
 
     return decode_meta(res.diagnostics.arrays())
-
-
-def _write_comparison(folder: ResultsFolder, group: str, members, title: str, lang: str) -> None:
-    by_config: dict[str, list[tuple[RunSpec, RunResult]]] = {}
-    for run, res in members:
-        by_config.setdefault(run.config.replace(seed=0, name="").label, []).append((run, res))
-    curves = [[_curves(r, res, label=key) for r, res in pairs] for key, pairs in by_config.items()]
-    save_figure(
-        plot_comparison(curves, title=title, lang=lang), folder.group_figure("comparison", group)
-    )
-    firsts = [
-        (key, _diag(pairs[0][1]) or folder.read_diagnostics(pairs[0][0].name))
-        for key, pairs in by_config.items()
-    ]
-    firsts = [(key, d) for key, d in firsts if d is not None]
-    if len(firsts) > 1:
-        fig = plot_gradient_profiles(firsts, title=title, lang=lang)
-        save_figure(fig, folder.group_figure("gradient-flow", group))
-        if len({d["meta"]["batchnorm"] for _, d in firsts}) > 1:  # with vs without batch norm
-            fig = plot_nonlinearity_inputs(firsts, title=title, lang=lang)
-            save_figure(fig, folder.group_figure("nonlinearity-inputs", group))

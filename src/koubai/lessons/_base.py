@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from koubai.i18n import t, tr
 from koubai.report.fonts import INSTALL_HINT, can_render, check_language
-from koubai.results import atomic_write
+from koubai.results import ResultsFolder, atomic_write
+
+__all__ = ["DATASET", "LessonResult", "NumberTable", "fmt", "save_figure", "t", "tr"]
 
 DATASET = "mnist-5k"
-
-
-def tr(lang: str, en: str, ja: str) -> str:
-    """The English or the Japanese text, as ``lang`` says."""
-    return ja if lang == "ja" else en
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class LessonResult:
         parts = [f"{self.number}. {self.title()}", *(t.to_text() for t in self.tables())]
         parts.append(self.explanation())
         if self.figures:
-            label = tr(self.lang, "figures", "図")
+            label = t("lesson.figures", self.lang)
             parts.append(f"{label}: " + ", ".join(str(p) for p in self.figures))
         return "\n\n".join(parts)
 
@@ -108,8 +106,12 @@ def output_dir(out: str | Path | None) -> Path | None:
     return path
 
 
-def save_figure(fig, out: Path, stem: str) -> list[Path]:
-    """Save ``fig`` as ``out/stem.png`` and ``out/stem.svg`` (each atomically); return both."""
+def save_figure(fig, out: Path, stem: str, lang: str = "en") -> list[Path]:
+    """Save ``fig`` as ``out/stem.png`` and ``out/stem.svg`` (each atomically); return both.
+
+    Japanese figures are ``stem-ja.png`` / ``.svg``: the two languages never overwrite each
+    other (:meth:`koubai.results.ResultsFolder.figure_stem`)."""
+    stem = ResultsFolder.figure_stem(stem, lang)
     paths = [out / f"{stem}.png", out / f"{stem}.svg"]
     for path, dpi in zip(paths, (150, None), strict=True):
         fmt = path.suffix[1:]

@@ -1,9 +1,9 @@
 """Confirmation test 4: batch normalization's two expected effects, measured.
 
-The note names two effects: (a) the middle layers' inputs and updates become stable and learning
-gets faster; (b) overfitting is suppressed. This lesson trains the course's net (784 → [40, 20]
-→ 10, sigmoid, Xavier, SGD with learning rate 0.01, mini-batches of 100) with and without batch
-norm on the same data, seeds and mini-batches, and measures:
+The note names two effects: (a) the middle layers' inputs and updates become stable (a-1)
+and learning gets faster (a-2); (b) overfitting is suppressed. This lesson trains the course's
+net (784 → [40, 20] → 10, sigmoid, Xavier, SGD with learning rate 0.01, mini-batches of
+100) with and without batch norm on the same data, seeds and mini-batches, and measures:
 
 * **stability** — at checkpoints during training, the pre-activations (the inputs to each hidden
   layer's sigmoid) of a fixed set of training images, in inference mode. Per unit, how far
@@ -35,6 +35,7 @@ from koubai.lessons._base import (
     output_dir,
     save_figure,
     small_matrices,
+    t,
     tr,
 )
 from koubai.report.fonts import check_language, language_context
@@ -220,11 +221,7 @@ class BatchNormResult(LessonResult):
 
     # -- text ------------------------------------------------------------------------------
     def title(self) -> str:
-        return tr(
-            self.lang,
-            "Batch normalization: stability, speed and overfitting, measured",
-            "バッチ正規化の効果を測る：安定性・学習速度・過学習",
-        )
+        return t("lesson.batchnorm.batch_normalization_stability_speed", self.lang)
 
     def _reach_text(self, arm: Arm) -> str:
         never = tr(self.lang, f"> {self.config.iterations}", f"{self.config.iterations} 超")
@@ -232,7 +229,7 @@ class BatchNormResult(LessonResult):
 
     def tables(self) -> list[NumberTable]:
         lang, c = self.lang, self.config
-        no, yes = tr(lang, "without BN", "BN なし"), tr(lang, "with BN", "BN あり")
+        no, yes = t("lesson.batchnorm.without_bn_2", lang), t("lesson.batchnorm.with_bn_2", lang)
         setup = tr(
             lang,
             f"{self.dataset}, net {list(c.hidden_sizes)}, {c.activation} + {c.init}, SGD lr "
@@ -251,12 +248,12 @@ class BatchNormResult(LessonResult):
                 fmt(float(self.bn.spread_drift[:, k].mean()), 3),
             ])  # fmt: skip
         stability = NumberTable(
-            tr(lang, f"(a) Stability: drift of each hidden layer's sigmoid inputs ({setup})",
-               f"(a) 安定性：各隠れ層のシグモイドへの入力の変動（{setup}）"),
-            [tr(lang, "layer", "層"), tr(lang, "mean drift, no BN", "平均の変動 BN なし"),
-             tr(lang, "with BN", "BN あり"), tr(lang, "ratio", "比"),
-             tr(lang, "spread drift, no BN", "広がりの変動 BN なし"),
-             tr(lang, "with BN", "BN あり")],
+            tr(lang, f"(a-1) Stability: drift of each hidden layer's sigmoid inputs ({setup})",
+               f"(a-1) 安定性：各隠れ層のシグモイドへの入力の変動（{setup}）"),
+            [t("lesson.batchnorm.layer", lang), t("lesson.batchnorm.mean_drift_no_bn", lang),
+             t("lesson.batchnorm.with_bn_3", lang), t("lesson.batchnorm.ratio", lang),
+             t("lesson.batchnorm.spread_drift_no_bn", lang),
+             t("lesson.batchnorm.with_bn_4", lang)],
             stab_rows,
         )  # fmt: skip
         arms = []
@@ -267,12 +264,11 @@ class BatchNormResult(LessonResult):
                 f"{arm.gap.mean():+.3f}",
             ])  # fmt: skip
         speed = NumberTable(
-            tr(lang, "(a) Speed and (b) overfitting (means over the seeds)",
-               "(a) 学習速度と (b) 過学習（シードの平均）"),
+            t("lesson.batchnorm.a2_speed_and_b", lang),
             ["", tr(lang, f"iterations to test acc {self.target:g}",
                     f"テスト正解率 {self.target:g} までのイテレーション"),
-             tr(lang, "train acc", "訓練正解率"), tr(lang, "test acc", "テスト正解率"),
-             tr(lang, "gap (train − test)", "差（訓練 − テスト）")],
+             t("lesson.batchnorm.train_acc", lang), t("lesson.batchnorm.test_acc", lang),
+             t("lesson.batchnorm.gap_train_test", lang)],
             arms,
         )  # fmt: skip
         return [stability, speed]
@@ -284,40 +280,40 @@ class BatchNormResult(LessonResult):
         parts = []
         if self.steadier:
             parts.append(tr(self.lang,
-                f"(a) Stability — shown: with batch norm the inputs to every hidden sigmoid "
+                f"(a-1) Stability — shown: with batch norm the inputs to every hidden sigmoid "
                 f"drift less during training (mean drift per layer without → with BN: {layers}).",
-                f"(a) 安定性：効果あり。BN を入れると学習中の各隠れ層のシグモイドへの入力の変動が"
+                f"(a-1) 安定性：効果あり。BN を入れると学習中の各隠れ層のシグモイドへの入力の変動が"
                 f"小さくなりました（層ごとの平均の変動 BN なし → あり：{layers}）。"))  # fmt: skip
         else:
             parts.append(tr(self.lang,
-                f"(a) Stability — not shown in every layer here (mean drift per layer without → "
+                f"(a-1) Stability — not shown in every layer here (mean drift per layer without → "
                 f"with BN: {layers}).",
-                f"(a) 安定性：すべての層では効果が見られませんでした（層ごとの平均の変動 "
+                f"(a-1) 安定性：すべての層では効果が見られませんでした（層ごとの平均の変動 "
                 f"BN なし → あり：{layers}）。"))  # fmt: skip
         pr, br = self.plain.mean_reached, self.bn.mean_reached
         tgt, its = self.target, c.iterations
         if self.faster is None:
             parts.append(tr(self.lang,
-                f"(a) Speed — neither arm reached test accuracy {tgt:g} within {its} iterations.",
-                f"(a) 学習速度：どちらも {its} イテレーション以内にテスト正解率 {tgt:g} "
+                f"(a-2) Speed — neither arm reached test accuracy {tgt:g} within {its} iterations.",
+                f"(a-2) 学習速度：どちらも {its} イテレーション以内にテスト正解率 {tgt:g} "
                 "に届きませんでした。"))  # fmt: skip
         elif self.faster and pr is None:
             parts.append(tr(self.lang,
-                f"(a) Speed — shown: with BN the test accuracy reached {tgt:g} after {br:.0f} "
+                f"(a-2) Speed — shown: with BN the test accuracy reached {tgt:g} after {br:.0f} "
                 f"iterations on average; without BN it did not within {its}.",
-                f"(a) 学習速度：効果あり。BN ありは平均 {br:.0f} イテレーションでテスト正解率 "
+                f"(a-2) 学習速度：効果あり。BN ありは平均 {br:.0f} イテレーションでテスト正解率 "
                 f"{tgt:g} に達しましたが、BN なしは {its} イテレーション以内に"
                 "届きませんでした。"))  # fmt: skip
         elif self.faster:
             parts.append(tr(self.lang,
-                f"(a) Speed — shown: test accuracy {tgt:g} after {br:.0f} iterations with BN, "
+                f"(a-2) Speed — shown: test accuracy {tgt:g} after {br:.0f} iterations with BN, "
                 f"{pr:.0f} without (means over the seeds that reached it).",
-                f"(a) 学習速度：効果あり。テスト正解率 {tgt:g} まで BN ありは {br:.0f}、BN なしは "
-                f"{pr:.0f} イテレーションでした。"))  # fmt: skip
+                f"(a-2) 学習速度：効果あり。テスト正解率 {tgt:g} まで BN ありは {br:.0f}、"
+                f"BN なしは {pr:.0f} イテレーションでした。"))  # fmt: skip
         else:
             parts.append(tr(self.lang,
-                f"(a) Speed — not shown here: BN did not reach test accuracy {tgt:g} sooner.",
-                f"(a) 学習速度：ここでは効果が見られませんでした（BN ありの方が早くテスト正解率 "
+                f"(a-2) Speed — not shown here: BN did not reach test accuracy {tgt:g} sooner.",
+                f"(a-2) 学習速度：ここでは効果が見られませんでした（BN ありの方が早くテスト正解率 "
                 f"{tgt:g} に達したわけではありません）。"))  # fmt: skip
         gp, gb = self.plain.gap.mean(), self.bn.gap.mean()
         if self.less_overfitting:
@@ -488,7 +484,7 @@ def _figure(r: BatchNormResult, folder: Path) -> list[Path]:
     from matplotlib.figure import Figure
 
     lang = figure_language(r.lang)
-    no, yes = tr(lang, "without BN", "BN なし"), tr(lang, "with BN", "BN あり")
+    no, yes = t("lesson.batchnorm.without_bn", lang), t("lesson.batchnorm.with_bn", lang)
     colors = {False: "tab:red", True: "tab:blue"}
     with language_context(lang):
         fig = Figure(figsize=(14, 4.3))
@@ -504,8 +500,8 @@ def _figure(r: BatchNormResult, folder: Path) -> list[Path]:
         ax.axhline(r.target, color="0.5", ls="--", lw=1,
                    label=tr(lang, f"target {r.target:g}", f"目標 {r.target:g}"))  # fmt: skip
         ax.set_ylim(0, 1)
-        ax.set_xlabel(tr(lang, "iteration", "イテレーション"))
-        ax.set_ylabel(tr(lang, "test accuracy", "テストデータの正解率"))
+        ax.set_xlabel(t("lesson.batchnorm.iteration", lang))
+        ax.set_ylabel(t("lesson.batchnorm.test_accuracy", lang))
         ax.set_title(tr(lang, f"Speed: test accuracy ({len(r.bn.seeds)} seeds, mean bold)",
                         f"学習速度：テスト正解率（{len(r.bn.seeds)} シード、太線は平均）"),
                      fontsize=10)  # fmt: skip
@@ -516,12 +512,11 @@ def _figure(r: BatchNormResult, folder: Path) -> list[Path]:
         for name, arm in ((no, r.plain), (yes, r.bn)):
             for k in range(arm.shift.shape[1]):
                 layer = tr(lang, f"layer {k + 1}", f"第 {k + 1} 層")
-                label = f"{name}{tr(lang, ', ', '、')}{layer}"
+                label = f"{name}{t('lesson.batchnorm.list_separator', lang)}{layer}"
                 bx.plot(arm.checkpoints, arm.shift[:, k], color=colors[arm.batchnorm], lw=2,
                         ls=styles[k % len(styles)], label=label)  # fmt: skip
-        bx.set_xlabel(tr(lang, "iteration", "イテレーション"))
-        bx.set_ylabel(tr(lang, "shift of the mean (in units of spread)",
-                         "平均の移動量（広がりを単位）"))  # fmt: skip
+        bx.set_xlabel(t("lesson.batchnorm.iteration_2", lang))
+        bx.set_ylabel(t("lesson.batchnorm.shift_of_the_mean", lang))  # fmt: skip
         bx.set_title(tr(lang, f"Stability: sigmoid inputs' shift since iteration {r._start()}",
                         f"安定性：{r._start()} イテレーション目からのシグモイドへの入力の移動"),
                      fontsize=10)  # fmt: skip
@@ -537,10 +532,9 @@ def _figure(r: BatchNormResult, folder: Path) -> list[Path]:
             cx.bar(xs + off, mean, width=0.36, color=colors[arm.batchnorm], label=name,
                    yerr=err, capsize=3)  # fmt: skip
         cx.set_xticks(xs, [tr(lang, f"layer {k + 1}", f"第 {k + 1} 層") for k in xs])
-        cx.set_ylabel(tr(lang, "mean drift (in units of spread)", "平均の変動（広がりを単位）"))
-        cx.set_title(tr(lang, "Stability: drift of the sigmoid inputs",
-                        "安定性：シグモイドへの入力の変動"), fontsize=10)  # fmt: skip
+        cx.set_ylabel(t("lesson.batchnorm.mean_drift_in_units", lang))
+        cx.set_title(t("lesson.batchnorm.stability_drift_of_the", lang), fontsize=10)  # fmt: skip
         cx.legend(fontsize=9)
         cx.grid(alpha=0.3, axis="y")
         fig.tight_layout()
-        return save_figure(fig, folder, "lesson4_batchnorm")
+        return save_figure(fig, folder, "lesson4_batchnorm", lang)

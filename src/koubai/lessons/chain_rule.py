@@ -30,6 +30,7 @@ from koubai.lessons._base import (
     fmt,
     output_dir,
     save_figure,
+    t,
     tr,
 )
 from koubai.report.fonts import check_language, language_context
@@ -73,11 +74,7 @@ class ChainRuleResult(LessonResult):
     max_abs_engine: float
 
     def title(self) -> str:
-        return tr(
-            self.lang,
-            "Chain rule: dz/dx for z = t², t = x + y",
-            "連鎖律：z = t², t = x + y のとき dz/dx",
-        )
+        return t("lesson.chain_rule.chain_rule_dzdx_for", self.lang)
 
     def tables(self) -> list[NumberTable]:
         lang = self.lang
@@ -88,19 +85,19 @@ class ChainRuleResult(LessonResult):
             )
         ]
         points = NumberTable(
-            tr(lang, "dz/dx at random points", "ランダムな点での dz/dx"),
-            ["x", "y", tr(lang, "2(x+y)", "解析解 2(x+y)"), tr(lang, "numerical", "数値微分"),
-             tr(lang, "backprop", "誤差逆伝播")],
+            t("lesson.chain_rule.dzdx_at_random_points", lang),
+            ["x", "y", t("lesson.chain_rule.2xy", lang), t("lesson.chain_rule.numerical", lang),
+             t("lesson.chain_rule.backprop", lang)],
             rows,
         )  # fmt: skip
         summary = NumberTable(
-            tr(lang, "Largest discrepancy from 2(x + y)", "2(x + y) との最大誤差"),
-            [tr(lang, "method", "方法"), "max |Δ|"],
+            t("lesson.chain_rule.largest_discrepancy_from_2x", lang),
+            [t("lesson.chain_rule.method", lang), "max |Δ|"],
             [
                 [tr(lang, f"central difference (h = {self.step:g})",
                     f"中心差分 (h = {self.step:g})"), f"{_err(self.max_abs_numeric)}"],
-                [tr(lang, "engine backward (Affine → Square)",
-                    "エンジンの逆伝播 (Affine → Square)"), f"{_err(self.max_abs_engine)}"],
+                [t("lesson.chain_rule.engine_backward_affine_square", lang),
+                 f"{_err(self.max_abs_engine)}"],
             ],
         )  # fmt: skip
         return [points, summary]
@@ -200,9 +197,7 @@ def _figure(r: ChainRuleResult, folder: Path) -> list[Path]:
         fig = Figure(figsize=(6.4, 4.2))
         ax = fig.subplots()
         s = np.linspace(-6, 6, 200)
-        ax.plot(
-            s, 2 * s, color="0.3", lw=1.5, label=tr(lang, "analytic 2(x + y)", "解析解 2(x + y)")
-        )
+        ax.plot(s, 2 * s, color="0.3", lw=1.5, label=t("lesson.chain_rule.analytic_2x_y", lang))
         ax.plot(
             r.x + r.y,
             r.numeric,
@@ -222,9 +217,8 @@ def _figure(r: ChainRuleResult, folder: Path) -> list[Path]:
                          f"エンジンの逆伝播（最大誤差 {_err(r.max_abs_engine)}）"))  # fmt: skip
         ax.set_xlabel("t = x + y")
         ax.set_ylabel("dz/dx")
-        ax.set_title(tr(lang, "Chain rule: z = t², t = x + y  ⇒  dz/dx = 2(x + y)",
-                        "連鎖律：z = t², t = x + y  ⇒  dz/dx = 2(x + y)"))  # fmt: skip
+        ax.set_title(t("lesson.chain_rule.chain_rule_z_t", lang))  # fmt: skip
         ax.axhline(0, color="0.85", lw=0.8, zorder=0)
         ax.axvline(0, color="0.85", lw=0.8, zorder=0)
         ax.legend(loc="upper left", fontsize=9)
-        return save_figure(fig, folder, "lesson1_chain_rule")
+        return save_figure(fig, folder, "lesson1_chain_rule", lang)

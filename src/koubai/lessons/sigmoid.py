@@ -24,6 +24,7 @@ from koubai.lessons._base import (
     fmt,
     output_dir,
     save_figure,
+    t,
     tr,
 )
 from koubai.report.fonts import check_language, language_context
@@ -53,22 +54,17 @@ class SigmoidResult(LessonResult):
     factors: tuple[float, ...]
 
     def title(self) -> str:
-        return tr(
-            self.lang,
-            "The sigmoid's derivative: its maximum, and what n layers make of it",
-            "シグモイド関数の導関数：最大値と、n 層重ねたときの影響",
-        )
+        return t("lesson.sigmoid.the_sigmoids_derivative_its", self.lang)
 
     def tables(self) -> list[NumberTable]:
         lang = self.lang
         found = NumberTable(
-            tr(lang, "Maximum of σ'(x) = σ(x)(1 − σ(x)), found numerically",
-               "σ'(x) = σ(x)(1 − σ(x)) の最大値（数値的に探索）"),
-            [tr(lang, "quantity", "項目"), tr(lang, "value", "値")],
+            t("lesson.sigmoid.maximum_of_x_x1", lang),
+            [t("lesson.sigmoid.quantity", lang), t("lesson.sigmoid.value", lang)],
             [
-                [tr(lang, "argmax x", "最大となる x"), f"{self.argmax:.2g}"],
-                [tr(lang, "max σ'(x)", "σ'(x) の最大値"), f"{self.max_derivative:.6g}"],
-                [tr(lang, "grid searched", "探索した格子"),
+                [t("lesson.sigmoid.argmax_x", lang), f"{self.argmax:.2g}"],
+                [t("lesson.sigmoid.max_x", lang), f"{self.max_derivative:.6g}"],
+                [t("lesson.sigmoid.grid_searched", lang),
                  f"[-{self.grid_limit:g}, {self.grid_limit:g}], h = {self.grid_step:g}"],
             ],
         )  # fmt: skip
@@ -216,7 +212,7 @@ def _figure(r: SigmoidResult, folder: Path) -> list[Path]:
         ax.axhline(0.25, color="0.8", lw=0.8, ls="--", zorder=0)
         ax.set_xlabel("x")
         ax.set_ylim(-0.03, 1.05)
-        ax.set_title(tr(lang, "Sigmoid and its derivative", "シグモイド関数とその導関数"))
+        ax.set_title(t("lesson.sigmoid.sigmoid_and_its_derivative", lang))
         ax.legend(loc="upper left", fontsize=9)
         ax.grid(alpha=0.3)
 
@@ -225,11 +221,11 @@ def _figure(r: SigmoidResult, folder: Path) -> list[Path]:
         bx.semilogy(r.depths, r.factors, "o", color="tab:red")
         for d, f in zip(r.depths, r.factors, strict=True):
             bx.annotate(f"{f:.2g}", (d, f), xytext=(5, 4), textcoords="offset points", fontsize=8)
-        bx.set_xlabel(tr(lang, "number of sigmoid layers n", "シグモイド層の数 n"))
+        bx.set_xlabel(t("lesson.sigmoid.number_of_sigmoid_layers", lang))
         m = f"{r.max_derivative:.3g}ⁿ"
         bx.set_ylabel(tr(lang, f"largest gradient factor {m}", f"勾配の倍率の上限 {m}"))
         bx.set_title(tr(lang, f"Through n sigmoid layers: {m}", f"n 層を通過すると {m}"))
         bx.set_ylim(top=3.0)  # room for the first label
         bx.grid(alpha=0.3, which="both")
         fig.tight_layout()
-        return save_figure(fig, folder, "lesson2_sigmoid")
+        return save_figure(fig, folder, "lesson2_sigmoid", lang)

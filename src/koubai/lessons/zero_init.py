@@ -25,6 +25,7 @@ from koubai.lessons._base import (
     output_dir,
     save_figure,
     small_matrices,
+    t,
     tr,
 )
 from koubai.report.fonts import check_language, language_context
@@ -73,23 +74,22 @@ class ZeroInitResult(LessonResult):
         return tuple(self.config.hidden_sizes)
 
     def title(self) -> str:
-        return tr(
-            self.lang,
-            "Zero initialization: the hidden units never become different",
-            "重みの初期値をすべて 0 にすると：隠れユニットが区別できないまま",
-        )
+        return t("lesson.zero_init.zero_initialization_the_hidden", self.lang)
 
     def tables(self) -> list[NumberTable]:
         lang, c = self.lang, self.config
-        zero, rand = tr(lang, "all zeros", "すべて 0"), tr(lang, "random (Xavier)", "乱数 (Xavier)")
+        zero, rand = (
+            t("lesson.zero_init.all_zeros_2", lang),
+            t("lesson.zero_init.random_xavier_2", lang),
+        )
         units = NumberTable(
             tr(lang, f"Hidden units after {c.iterations} iterations "
                f"(net {c.hidden_sizes}, sigmoid, lr {c.lr:g}, {self.dataset})",
                f"{c.iterations} イテレーション学習後の隠れユニット"
                f"（ネット {c.hidden_sizes}、シグモイド、学習率 {c.lr:g}、{self.dataset}）"),
-            [tr(lang, "layer", "層"), tr(lang, "init", "初期値"),
-             tr(lang, "max difference between units", "ユニット間の最大差"),
-             "max |W|", tr(lang, "distinct units", "異なるユニット数")],
+            [t("lesson.zero_init.layer", lang), t("lesson.zero_init.init", lang),
+             t("lesson.zero_init.max_difference_between_units", lang),
+             "max |W|", t("lesson.zero_init.distinct_units", lang)],
             [
                 row
                 for k, h in enumerate(self.hidden_sizes)
@@ -102,9 +102,9 @@ class ZeroInitResult(LessonResult):
             ],
         )  # fmt: skip
         acc = NumberTable(
-            tr(lang, "Accuracy", "正解率"),
-            [tr(lang, "init", "初期値"), tr(lang, "training set", "訓練データ"),
-             tr(lang, "test set", "テストデータ")],
+            t("lesson.zero_init.accuracy", lang),
+            [t("lesson.zero_init.init_2", lang), t("lesson.zero_init.training_set", lang),
+             t("lesson.zero_init.test_set", lang)],
             [[zero, f"{self.train_acc_zero:.3f}", f"{self.test_acc_zero:.3f}"],
              [rand, f"{self.train_acc_random:.3f}", f"{self.test_acc_random:.3f}"]],
         )  # fmt: skip
@@ -242,7 +242,7 @@ def _figure(r: ZeroInitResult, folder: Path) -> list[Path]:
     n_show = min(6, r.first_layer_zero.shape[1])
     side = int(round(np.sqrt(r.first_layer_zero.shape[0])))
     images = side * side == r.first_layer_zero.shape[0]
-    zero, rand = tr(lang, "all zeros", "すべて 0"), tr(lang, "random (Xavier)", "乱数 (Xavier)")
+    zero, rand = t("lesson.zero_init.all_zeros", lang), t("lesson.zero_init.random_xavier", lang)
     with language_context(lang):
         fig = Figure(figsize=(11, 4.2))
         cols = n_show + 3 if images else 1
@@ -250,12 +250,12 @@ def _figure(r: ZeroInitResult, folder: Path) -> list[Path]:
         ax = fig.add_subplot(grid[:, :2] if images else grid[:, 0])
         ax.plot(r.iterations, r.curve_random, color="tab:blue", lw=2, label=rand)
         ax.plot(r.iterations, r.curve_zero, color="tab:red", lw=2, label=zero)
-        chance = tr(lang, "chance (10 classes)", "チャンスレベル（10 クラス）")
+        chance = t("lesson.zero_init.chance_10_classes", lang)
         ax.axhline(0.1, color="0.6", ls=":", lw=1, label=chance)
         ax.set_ylim(0, 1)
-        ax.set_xlabel(tr(lang, "iteration", "イテレーション"))
-        ax.set_ylabel(tr(lang, "test accuracy", "テストデータの正解率"))
-        ax.set_title(tr(lang, "Test accuracy", "テストデータの正解率"))
+        ax.set_xlabel(t("lesson.zero_init.iteration", lang))
+        ax.set_ylabel(t("lesson.zero_init.test_accuracy", lang))
+        ax.set_title(t("lesson.zero_init.test_accuracy_2", lang))
         ax.legend(loc="center right", fontsize=9)
         ax.grid(alpha=0.3)
         if images:
@@ -272,7 +272,6 @@ def _figure(r: ZeroInitResult, folder: Path) -> list[Path]:
                         im_ax.set_ylabel(name, fontsize=9)
                     if row == 0:
                         im_ax.set_title(tr(lang, f"unit {j + 1}", f"ユニット {j + 1}"), fontsize=9)
-            fig.text(0.73, 0.97, tr(lang, "Incoming weights of first-layer units (after training)",
-                                    "学習後の第 1 層ユニットへの重み"),
+            fig.text(0.73, 0.97, t("lesson.zero_init.incoming_weights_of_firstlayer", lang),
                      ha="center", va="top", fontsize=10)  # fmt: skip
-        return save_figure(fig, folder, "lesson3_zero_init")
+        return save_figure(fig, folder, "lesson3_zero_init", lang)

@@ -11,7 +11,15 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from koubai.report.figures import colors, labels, localize, new_figure
+from koubai.report.figures import (
+    colors,
+    labels,
+    legend_below,
+    localize,
+    log_axis,
+    new_figure,
+    wrap_title,
+)
 
 #: At most this many hidden layers in the activation histograms (a 30-layer net's 30 rows took
 #: 20 s to draw and left no room for the axes).
@@ -34,24 +42,24 @@ def plot_gradient_flow(d: dict, *, title: str = "", lang: str = "en") -> Figure:
     lab = labels(lang)
     names = _layer_names(d, lab)
     norms = d["weight_grad_norm"]
-    fig = new_figure((10, 4))
+    fig = new_figure((10, 4.6))
     ax, bar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     palette = colors("viridis", len(names))
     for k, name in enumerate(names):
         ax.plot(d["iterations"], _positive(norms[:, k]), color=palette[k], lw=1.4, label=name)
-    ax.set_yscale("log")
+    log_axis(ax)
     ax.set_xlabel(lab["iteration"])
     ax.set_ylabel(lab["grad_norm"])
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="major")
+    legend_below(ax, ncol=3)
     ax.set_title(lab["grad_flow"], fontsize=10)
     bar.bar(range(len(names)), _positive(norms[0]), color=palette)
-    bar.set_yscale("log")
+    log_axis(bar)
     bar.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     bar.set_title(f"{lab['grad_norm']}, {lab['at_start']}", fontsize=10)
-    bar.grid(alpha=0.3, axis="y", which="both")
+    bar.grid(alpha=0.3, axis="y", which="major")
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(wrap_title(title, 100), fontsize=11)
     return localize(fig, lang)
 
 
@@ -65,8 +73,19 @@ def plot_activation_histograms(
     n_layers = hist.shape[1]
     cols = sorted(set(np.linspace(0, len(its) - 1, moments).round().astype(int)))
     shown = sorted(set(np.linspace(0, n_layers - 1, min(n_layers, MAX_HIST_ROWS)).round()))
-    fig = new_figure((2.6 * len(cols), 1.9 * max(len(shown), 1)))
-    axes = fig.subplots(max(len(shown), 1), len(cols), squeeze=False, sharex=True)
+    rows = max(len(shown), 1)
+    width, height = 2.6 * len(cols), 1.9 * rows + 1.0
+    # A fixed layout: constrained layout would take 60 % of this grid's drawing time.
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(
+        left=1.0 / width,
+        right=1 - 0.15 / width,
+        top=1 - 0.75 / height,
+        bottom=0.5 / height,
+        hspace=0.3,
+        wspace=0.3,
+    )
+    axes = fig.subplots(rows, len(cols), squeeze=False, sharex=True)
     for row, r in enumerate(int(k) for k in shown):
         for c, t in enumerate(cols):
             ax = axes[row, c]
@@ -75,9 +94,12 @@ def plot_activation_histograms(
             if row == 0:
                 ax.set_title(f"{lab['iteration']} {its[t]}", fontsize=9)
             if c == 0:
-                ax.set_ylabel(lab["hidden"].format(k=r + 1), fontsize=9)
+                ax.set_ylabel(f"{lab['hidden'].format(k=r + 1)}\n{lab['share']}", fontsize=8)
+            if r == n_layers - 1:
+                ax.set_xlabel(lab["activation_value"], fontsize=8)
             ax.tick_params(labelsize=7)
-    fig.suptitle(f"{lab['activation_hist']}{' — ' + title if title else ''}", fontsize=11)
+    head = f"{lab['activation_hist']}{' — ' + title if title else ''}"
+    fig.suptitle(wrap_title(head, int(12 * width)), fontsize=11, y=1 - 0.12 / height, va="top")
     return localize(fig, lang)
 
 
@@ -85,7 +107,7 @@ def plot_health(d: dict, *, title: str = "", lang: str = "en") -> Figure:
     """Saturated / dead share of each hidden layer, and the update ratio of each layer."""
     lab = labels(lang)
     names = _layer_names(d, lab)
-    fig = new_figure((10, 3.8))
+    fig = new_figure((10, 4.4))
     left, right = fig.subplots(1, 2)
     share = d["dead"] if d["meta"]["activation"] in ("relu", "leaky_relu") else d["saturated"]
     kind = lab["dead"] if d["meta"]["activation"] in ("relu", "leaky_relu") else lab["saturated"]
@@ -102,21 +124,21 @@ def plot_health(d: dict, *, title: str = "", lang: str = "en") -> Figure:
     left.set_title(kind, fontsize=10)
     left.grid(alpha=0.3)
     if share.shape[1]:  # no hidden layer (softmax regression): nothing to label
-        left.legend(fontsize=8)
+        legend_below(left, ncol=3)
     ratio = d["update_ratio"]
     if ratio.size:
         for k in range(ratio.shape[1]):
             right.plot(
                 d["update_iterations"], _positive(ratio[:, k]), color=palette[k], label=names[k]
             )
-        right.set_yscale("log")
+        log_axis(right)
     right.axhline(1e-3, color="gray", ls="--", lw=1, label=lab["rule_of_thumb"])
     right.set_xlabel(lab["iteration"])
     right.set_title(lab["update_ratio"], fontsize=10)
-    right.grid(alpha=0.3, which="both")
-    right.legend(fontsize=8)
+    right.grid(alpha=0.3, which="major")
+    legend_below(right, ncol=3)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(wrap_title(title, 100), fontsize=11)
     return localize(fig, lang)
 
 
@@ -126,19 +148,22 @@ def plot_nonlinearity_inputs(
     """15th, 50th and 85th percentiles of the last hidden layer's input to its nonlinearity
     over training, one panel per run (Ioffe & Szegedy 2015, figure 1 b–c)."""
     lab = labels(lang)
-    fig = new_figure((4.6 * len(runs), 3.6))
+    fig = new_figure((4.6 * len(runs), 4.2))
     axes = fig.subplots(1, len(runs), squeeze=False, sharey=True)
     for ax, (name, d) in zip(axes[0], runs, strict=True):
         pct = list(d["percentiles"])
         cols = [pct.index(p) for p in (15, 50, 85)]
         last = d["pre_pct"][:, -1, :]
         for c, ls in zip(cols, ("--", "-", "--"), strict=True):
-            ax.plot(d["iterations"], last[:, c], color="tab:purple", ls=ls, lw=1.4)
-        ax.set_title(name, fontsize=9)
+            label = lab["median"] if ls == "-" else (lab["band"] if c == cols[0] else None)
+            ax.plot(d["iterations"], last[:, c], color="tab:purple", ls=ls, lw=1.4, label=label)
+        bn = d["meta"].get("batchnorm")
+        ax.set_title(wrap_title(name, 40), fontsize=9, color="tab:green" if bn else "black")
         ax.set_xlabel(lab["iteration"])
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(lab["value"])
-    fig.suptitle(f"{lab['pre_pct']}{' — ' + title if title else ''}", fontsize=10)
+    legend_below(axes[0, 0], ncol=1)
+    fig.suptitle(wrap_title(f"{lab['pre_pct']}{' — ' + title if title else ''}", 90), fontsize=10)
     return localize(fig, lang)
 
 
@@ -147,7 +172,7 @@ def plot_gradient_profiles(
 ) -> Figure:
     """‖∂L/∂W‖ at iteration 0 against the layer, one line per configuration (log y)."""
     lab = labels(lang)
-    fig = new_figure((7.6, 4.4))
+    fig = new_figure((7.6, 5.0))
     ax = fig.subplots()
     palette = colors("tab10", len(runs))
     for k, (name, d) in enumerate(runs):
@@ -155,14 +180,15 @@ def plot_gradient_profiles(
         ax.plot(
             np.arange(1, norms.size + 1), _positive(norms), marker="o", color=palette[k], label=name
         )
-    ax.set_yscale("log")
+    log_axis(ax)
     depth = max(d["weight_grad_norm"].shape[1] for _, d in runs)
     ax.set_xticks(range(1, depth + 1))
     ax.set_xlabel(f"{lab['layer']} (1 = {lab['hidden'].format(k=1)}; {lab['last_is_output']})")
     ax.set_ylabel(lab["grad_norm"])
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="major")
+    legend_below(ax, ncol=2)
     ax.set_title(
-        f"{lab['grad_flow']}, {lab['at_start']}{' — ' + title if title else ''}", fontsize=10
+        wrap_title(f"{lab['grad_flow']}, {lab['at_start']}{' — ' + title if title else ''}"),
+        fontsize=10,
     )
     return localize(fig, lang)

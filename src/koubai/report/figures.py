@@ -10,6 +10,7 @@ English (``lang="en"``) or Japanese (``lang="ja"``, in a CJK font set on that fi
 from __future__ import annotations
 
 import io
+import textwrap
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,71 +22,50 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from koubai.checks import check_language
+from koubai.i18n import labels as catalog_labels
 from koubai.results import atomic_write
-
-LABELS = {
-    "en": {
-        "iteration": "iteration",
-        "accuracy": "accuracy",
-        "train": "training set",
-        "train_batch": "training set (current mini-batch)",
-        "train_subset": "training set (fixed subset)",
-        "test": "test set",
-        "test_accuracy": "test accuracy",
-        "chance": "chance",
-        "seeds": "mean ± min/max over {n} seeds",
-        "layer": "layer",
-        "grad_norm": "‖∂L/∂W‖",
-        "grad_flow": "gradient norm per layer",
-        "at_start": "at iteration 0",
-        "share": "share of units",
-        "saturated": "saturated (sigmoid/tanh)",
-        "dead": "dead (ReLU)",
-        "zeros": "exact zeros per sample (sparsity)",
-        "update_ratio": "update ratio ‖ΔW‖/‖W‖",
-        "rule_of_thumb": "1e-3 rule of thumb",
-        "pre_pct": "input to the nonlinearity: 15/50/85th percentiles",
-        "activation_hist": "activation histograms",
-        "hidden": "hidden layer {k}",
-        "output": "output layer",
-        "last_is_output": "the last is the output layer",
-        "value": "value",
-        "count": "count",
-    },
-    "ja": {
-        "iteration": "イテレーション",
-        "accuracy": "正解率",
-        "train": "訓練データ",
-        "train_batch": "訓練データ（現在のミニバッチ）",
-        "train_subset": "訓練データ（固定サブセット）",
-        "test": "テストデータ",
-        "test_accuracy": "テストデータの正解率",
-        "chance": "チャンスレベル",
-        "seeds": "{n} シードの平均 ± 最小/最大",
-        "layer": "層",
-        "grad_norm": "‖∂L/∂W‖",
-        "grad_flow": "層ごとの勾配ノルム",
-        "at_start": "イテレーション 0",
-        "share": "ユニットの割合",
-        "saturated": "飽和（シグモイド/tanh）",
-        "dead": "死んだユニット（ReLU）",
-        "zeros": "サンプルあたりの 0 の割合（スパース性）",
-        "update_ratio": "更新比 ‖ΔW‖/‖W‖",
-        "rule_of_thumb": "目安 1e-3",
-        "pre_pct": "活性化関数への入力：15/50/85 パーセンタイル",
-        "activation_hist": "活性化の分布",
-        "hidden": "隠れ層 {k}",
-        "output": "出力層",
-        "last_is_output": "最後が出力層",
-        "value": "値",
-        "count": "度数",
-    },
-}
 
 
 def labels(lang: str) -> dict[str, str]:
-    """The label set for ``lang`` ("en" or "ja")."""
-    return LABELS[check_language(lang)]
+    """The figure labels for ``lang`` ("en" or "ja"), from :mod:`koubai.i18n`'s catalog."""
+    return catalog_labels("fig", lang)
+
+
+def wrap_title(text: str, width: int = 70) -> str:
+    """A title broken into lines of at most ``width`` characters, so no figure clips it."""
+    return "\n".join(textwrap.wrap(text, width)) if len(text) > width else text
+
+
+def _log_label(value: float, _pos=None) -> str:
+    """A log-axis tick as plain text: ``2e-3``, ``0.05``, ``1``, ``20`` (no ``4×10⁰``)."""
+    if value <= 0:
+        return ""
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    mantissa = round(value / 10.0**exponent, 6)
+    return f"{value:g}" if -2 <= exponent <= 2 else f"{mantissa:g}e{exponent}"
+
+
+def log_axis(ax, which: str = "y") -> None:
+    """Put ``ax``'s ``which`` axis on a log scale with plain labels (``1e-3``, ``0.2``).
+
+    Powers of ten are always labelled; 2 and 5 times a power of ten too when the axis spans
+    less than two decades, so every axis shows a few numbers. Plain text labels are also much
+    cheaper to lay out than matplotlib's math-text ones.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
+    axis = ax.yaxis if which == "y" else ax.xaxis
+
+    def minor_label(value: float, pos=None) -> str:
+        lo, hi = axis.get_view_interval()
+        narrow = lo > 0 and np.log10(hi / lo) < 2
+        return _log_label(value) if narrow else ""
+
+    axis.set_major_locator(LogLocator(base=10, numticks=8))
+    axis.set_major_formatter(FuncFormatter(_log_label))
+    axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0), numticks=8))
+    axis.set_minor_formatter(FuncFormatter(minor_label))
 
 
 def new_figure(figsize: tuple[float, float]) -> Figure:
@@ -151,17 +131,51 @@ class Curves:
     test_acc: np.ndarray
     train_kind: str = "batch"  # "batch" or "subset"
     status: str = "finished"
+    classes: int = 10
+
+    @classmethod
+    def from_result(cls, result, label: str | None = None, classes: int = 10) -> Curves:
+        """The curves of a :class:`~koubai.training.RunResult` (e.g. in a notebook)."""
+        return cls(
+            label=label or result.config.label,
+            iterations=result.column("iteration"),
+            train_acc=result.column("train_acc"),
+            test_acc=result.column("test_acc"),
+            train_kind=result.config.train_accuracy,
+            status=result.status,
+            classes=classes,
+        )
+
+
+def chance_line(ax, classes: int, lab: dict[str, str]) -> None:
+    """A dotted line at 1 / ``classes``: the accuracy of guessing."""
+    if classes > 1:
+        ax.axhline(1 / classes, color="gray", ls=":", lw=1, label=lab["chance"].format(n=classes))
+
+
+def legend_below(ax, ncol: int = 2, fontsize: float = 8) -> None:
+    """The legend under the plot, where it covers no line (failing runs sit at the bottom)."""
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, fontsize=fontsize, frameon=False
+    )
 
 
 def plot_run(curves: Curves, *, title: str = "", lang: str = "en") -> Figure:
     """Train and test accuracy against the iteration, y from 0 to 1 (the note's figure)."""
     lab = labels(lang)
-    fig = new_figure((6.4, 4.2))
+    fig = new_figure((6.4, 4.4))
     ax = fig.subplots()
     train_label = lab["train_batch"] if curves.train_kind == "batch" else lab["train_subset"]
     ax.plot(curves.iterations, curves.train_acc, label=train_label, color="tab:blue", lw=1.2)
     ax.plot(curves.iterations, curves.test_acc, label=lab["test"], color="tab:orange", lw=1.6)
-    _finish(ax, lab, title or curves.label, curves)
+    chance_line(ax, curves.classes, lab)
+    ax.set_xlabel(lab["iteration"])
+    ax.set_ylabel(lab["accuracy"])
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    legend_below(ax, ncol=3)
+    suffix = f"  [{curves.status}]" if curves.status != "finished" else ""
+    ax.set_title(wrap_title((title or curves.label) + suffix), fontsize=10)
     return localize(fig, lang)
 
 
@@ -174,13 +188,15 @@ def plot_comparison(
     line is drawn; with several, their mean and a band from the minimum to the maximum.
     """
     lab = labels(lang)
-    fig = new_figure((7.6, 4.6))
+    fig = new_figure((7.6, 5.0))
     ax = fig.subplots()
     palette = colors("tab10", len(groups))
+    classes = 10
     for k, runs in enumerate(groups):
         runs = [r for r in runs if len(r.iterations)]
         if not runs:
             continue
+        classes = runs[0].classes
         n = min(len(r.iterations) for r in runs)
         it = runs[0].iterations[:n]
         acc = np.stack([r.test_acc[:n] for r in runs])
@@ -189,21 +205,12 @@ def plot_comparison(
             ax.fill_between(it, acc.min(axis=0), acc.max(axis=0), color=palette[k], alpha=0.2)
             label += f"  (n={len(runs)})"
         ax.plot(it, acc.mean(axis=0), color=palette[k], lw=1.6, label=label)
+    chance_line(ax, classes, lab)
     ax.set_xlabel(lab["iteration"])
     ax.set_ylabel(lab["test_accuracy"])
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    legend_below(ax, ncol=2)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(wrap_title(title), fontsize=10)
     return localize(fig, lang)
-
-
-def _finish(ax, lab: dict[str, str], title: str, curves: Curves) -> None:
-    ax.set_xlabel(lab["iteration"])
-    ax.set_ylabel(lab["accuracy"])
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
-    suffix = f"  [{curves.status}]" if curves.status != "finished" else ""
-    ax.set_title(title + suffix, fontsize=10)

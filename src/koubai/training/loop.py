@@ -77,6 +77,25 @@ class RunResult:
     def final_test_acc(self) -> float:
         return self.records[-1].test_acc if self.records else float("nan")
 
+    def _repr_html_(self) -> str:
+        """The run in a notebook: its settings, final accuracies, status and time."""
+        import html
+
+        c = self.config
+        rows = [
+            ("configuration", c.label),
+            ("learning rate / iterations", f"{c.lr:g} / {c.iterations:,}"),
+            ("final train accuracy", f"{self.final_train_acc:.3f}"),
+            ("final test accuracy", f"{self.final_test_acc:.3f}"),
+            ("status", f"{self.status} at iteration {self.stopped_at}"),
+            ("seconds", f"{self.seconds:.1f}"),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table><tbody>{body}</tbody></table>"
+
     def raise_if_interrupted(self) -> RunResult:
         """Raise :class:`RunInterrupted` if Ctrl-C stopped this run; else return it."""
         if self.status == "interrupted":
