@@ -303,10 +303,10 @@ def test_a_full_disk_leaves_no_truncated_file(tmp_path, blobs_npz):
         elif path.suffix == ".json":
             json.loads(data)
     manifest = ResultsFolder(_folder(out)).read_manifest()
-    assert manifest.state == "failed"
-    assert all(
-        "File too large" in r.get("error", "") for r in manifest.runs if r["state"] == "failed"
-    )
+    # the runs' data files fit, so every run is done; the figures drawn after them do not fit,
+    # and that is the one-line error the command ends with
+    assert manifest.state == "complete"
+    assert {r["state"] for r in manifest.runs} <= {"finished", "diverged"}
 
 
 @settings(max_examples=50, deadline=None)

@@ -335,6 +335,6 @@ def test_a_deep_nets_activation_histograms_show_eight_layers_first_to_last():
         "iterations": np.arange(5) * 10,
     }
     fig = plot_activation_histograms(d, moments=2)
-    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    labels = [ax.get_ylabel().splitlines()[0] for ax in fig.axes if ax.get_ylabel()]
     assert len(fig.axes) == MAX_HIST_ROWS * 2 == 16
     assert labels[0] == "hidden layer 1" and labels[-1] == "hidden layer 30"

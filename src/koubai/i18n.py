@@ -38,6 +38,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "fig.at_start": ("at iteration 0", "イテレーション 0"),
     "fig.share": ("share of units", "ユニットの割合"),
     "fig.saturated": ("saturated (sigmoid/tanh)", "飽和（シグモイド/tanh）"),
+    "fig.zeros": ("exact zeros per sample (sparsity)", "サンプルあたりの 0 の割合（スパース性）"),
     "fig.dead": ("dead (ReLU)", "死んだユニット（ReLU）"),
     "fig.update_ratio": ("update ratio ‖ΔW‖/‖W‖", "更新比 ‖ΔW‖/‖W‖"),
     "fig.rule_of_thumb": ("1e-3 rule of thumb", "目安 1e-3"),

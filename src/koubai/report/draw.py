@@ -55,13 +55,16 @@ def run_configs(folder: ResultsFolder) -> dict[str, tuple[str, TrainConfig]]:
     if entries and all(not e.get("name") for e in entries):
         rows = folder.read_summary()
         if len(rows) == len(entries):
-            for entry, row in zip(entries, rows, strict=True):
-                entry["name"] = row["run"]
-    out = {}
-    for entry in entries:
-        name, group = entry.pop("name"), entry.pop("group")
-        out[name] = (group, TrainConfig.from_dict({**entry, "name": ""}, where=f"run {name}"))
-    return out
+            return {
+                row["run"]: (e["group"], _config(row["run"], {**e, "name": ""}))
+                for e, row in zip(entries, rows, strict=True)
+            }
+    return {name: (group, _config(name, config)) for name, group, config in folder.read_runs()}
+
+
+def _config(name: str, entry: dict) -> TrainConfig:
+    config = {k: v for k, v in entry.items() if k not in ("group", "label")}
+    return TrainConfig.from_dict(config, where=f"run {name}")
 
 
 def config_key(config: TrainConfig) -> str:
