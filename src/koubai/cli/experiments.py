@@ -125,7 +125,9 @@ def print_summary(result) -> None:
         console.print(f"report:  {report}", highlight=False, soft_wrap=True)
 
 
-def _run_and_report(spec, *, resume: Path | None = None, **kwargs) -> None:
+def _run_and_report(spec, *, resume: Path | None = None, last: bool = True, **kwargs) -> None:
+    """Run (or resume) one experiment and print its table. Ctrl-C ends the command at once;
+    failed runs end it after the ``last`` experiment (earlier failures are remembered)."""
     from koubai.experiments import resume_experiment, run_experiment
 
     if resume is not None:
@@ -138,10 +140,15 @@ def _run_and_report(spec, *, resume: Path | None = None, **kwargs) -> None:
         with RunProgress(total) as progress:
             result = run_experiment(spec, on_event=progress, **kwargs)
     print_summary(result)
-    _final_status(result)
+    if result.failures:
+        _FAILED.append(result)
+    _final_status(result, last)
 
 
-def _final_status(result) -> None:
+_FAILED: list = []  # experiments of this command with failed runs
+
+
+def _final_status(result, last: bool = True) -> None:
     """Exit 130 after Ctrl-C/SIGTERM, 1 when a run failed (each failure on its own line)."""
     kept = f"{len(result.runs)} of {result.planned} runs"
     for run, error in result.failures:
@@ -152,11 +159,16 @@ def _final_status(result) -> None:
             f"koubai run --resume {result.folder} finishes it",
             code=EXIT_INTERRUPTED,
         )
-    if result.failures:
+    if last and _FAILED:
+        failed = _FAILED[:]
+        _FAILED.clear()
+        n, planned = sum(len(r.failures) for r in failed), sum(r.planned for r in failed)
+        folders = " ".join(str(r.folder) for r in failed)
         fail(
-            f"{len(result.failures)} of {result.planned} runs failed; {kept} finished "
-            f"in {result.folder}",
-            f"fix the cause and run koubai run --resume {result.folder}",
+            f"{n} of {planned} runs failed; {kept} finished in {result.folder}"
+            if failed == [result]
+            else f"{n} of {planned} runs failed in {folders}",
+            f"fix the cause and run koubai run --resume {failed[0].folder}",
         )
 
 
@@ -206,9 +218,11 @@ def run(
     for spec in specs:
         spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     data = load(dataset)
-    for spec in specs:
+    _FAILED.clear()
+    for k, spec in enumerate(specs):
         _run_and_report(
             spec,
+            last=k == len(specs) - 1,
             dataset=data,
             protocol=protocol,
             seeds=seeds,
