@@ -6,6 +6,7 @@ naming the argument (``what``), the value it got and what is valid.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
@@ -162,8 +163,12 @@ def safe_name(text: Any, default: str = "run") -> str:
     name = re.sub(r"\.{2,}", ".", name)
     name = re.sub(r"-{2,}", "-", name)
     name = name.lstrip("-.").rstrip("-")
-    name = name[:MAX_NAME_CHARS]
-    while len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        name = name[:-1]
+    if len(name) > MAX_NAME_CHARS or len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        # cut, with a digest of the whole so that two long names that differ late stay apart
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+        name = name[: MAX_NAME_CHARS - 9]
+        while len(name.encode("utf-8")) > MAX_NAME_BYTES - 9:
+            name = name[:-1]
+        name = f"{name.rstrip('-')}-{digest}"
     name = name.rstrip("-")
     return name if name and _name_problem(name) is None else default

@@ -58,6 +58,8 @@ SUMMARY_COLUMNS = [
     "seconds",
 ]
 METRIC_COLUMNS = ["iteration", "loss", "train_acc", "test_acc"]
+#: ``claims.csv``: one row per claim of a paper experiment (:mod:`koubai.papers`).
+CLAIM_COLUMNS = ["claim", "paper_value", "measured", "spread", "reproduced", "note"]
 AGGREGATE_COLUMNS = [
     "group",
     "config",
@@ -393,6 +395,11 @@ class ResultsFolder:
     METRICS = "metrics.csv"
     MODEL = "model.npz"
     DIAGNOSTICS = "diagnostics.npz"
+    #: The diagnosis findings of a monitored PyTorch model (``koubai.torch.Monitor.report``).
+    FINDINGS = "findings.json"
+    CLAIMS = "claims.csv"
+    #: A paper experiment's figures are ``paper-<part>.png|svg`` (:mod:`koubai.papers`).
+    PAPER_FIGURE_PREFIX = "paper-"
     #: Per-run figures: the note's accuracy figure (PNG and SVG) and the diagnostics (PNG).
     RUN_FIGURES = ("accuracy", "gradient-flow", "activations", "saturation-updates")
     #: Per-group figures, ``<kind>-<group>.png|svg``.
@@ -447,6 +454,10 @@ class ResultsFolder:
         if not target.resolve().is_relative_to(root):
             raise ConfigError(f"{'/'.join(parts)!r} would be written outside {self.path}")
         return target
+
+    @property
+    def claims_path(self) -> Path:
+        return self.path / self.CLAIMS
 
     @property
     def report_path(self) -> Path:
@@ -534,6 +545,23 @@ class ResultsFolder:
                     entry["state"] = "removed"
             self.write_manifest(manifest)
 
+    def paper_figure(self, part: str) -> Path:
+        """The stem (no suffix) of a paper experiment's figure ``part`` (``"fig1"``, …)."""
+        return self._inside(self.PAPER_FIGURE_PREFIX + check_name(part, "figure name"))
+
+    def paper_figures(self, suffix: str = ".png") -> list[Path]:
+        """The paper figures drawn in this folder, by name."""
+        return sorted(self.path.glob(f"{self.PAPER_FIGURE_PREFIX}*{suffix}"))
+
+    def write_claims(self, rows: Sequence[dict[str, object]]) -> Path:
+        """``claims.csv``: one row per claim, :data:`CLAIM_COLUMNS`."""
+        text = _csv([[row[k] for k in CLAIM_COLUMNS] for row in rows], CLAIM_COLUMNS)
+        return atomic_write(self._inside(self.CLAIMS), text)
+
+    def read_claims(self) -> list[dict[str, str]]:
+        """``claims.csv``'s rows (strings), or ``[]`` when the experiment checks no claim."""
+        return self._read_csv(self.path / self.CLAIMS)
+
     def write_report(self, page: str) -> Path:
         """``report.html``."""
         return atomic_write(self.report_path, page)
@@ -615,6 +643,14 @@ class ResultsFolder:
         was drawn."""
         path = stem.with_suffix(suffix)
         return path if path.exists() else None
+
+    def run_diagnostics_paths(self) -> dict[str, Path]:
+        """Run name → its ``diagnostics.npz``, for the runs that recorded diagnostics; a
+        single-run folder (``Monitor.report``'s) has it at the top, named after the folder."""
+        paths = sorted(self.path.glob(f"{self.RUNS}/*/{self.DIAGNOSTICS}"))
+        if not paths and (self.path / self.DIAGNOSTICS).exists():
+            return {self.path.name: self.path / self.DIAGNOSTICS}
+        return {p.parent.name: p for p in paths}
 
     def groups(self) -> list[str]:
         """The groups of the experiment, in spec order."""

@@ -17,6 +17,7 @@ from koubai.cli import datasets as _datasets  # noqa: E402,F401  isort: skip
 from koubai.cli import experiments as _experiments  # noqa: E402,F401  isort: skip
 from koubai.cli import lessons as _lessons  # noqa: E402,F401  isort: skip
 from koubai.cli import playground as _playground  # noqa: E402,F401  isort: skip
+from koubai.cli import diagnose as _diagnose  # noqa: E402,F401  isort: skip
 from koubai.cli import runs as _runs  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "fail", "main"]

@@ -140,6 +140,8 @@ def _run_and_report(spec, *, resume: Path | None = None, last: bool = True, **kw
         with RunProgress(total) as progress:
             result = run_experiment(spec, on_event=progress, **kwargs)
     print_summary(result)
+    if result.status == "finished":
+        print_claims(result, kwargs.get("lang", "en"))
     if result.failures:
         _FAILED.append(result)
     _final_status(result, last)
@@ -172,13 +174,24 @@ def _final_status(result, last: bool = True) -> None:
         )
 
 
+def print_claims(result, lang: str) -> None:
+    """A paper experiment's claims beside our measurements, with each verdict and its reason."""
+    from koubai import papers
+
+    if papers.is_paper(result.name):
+        text = papers.report(result.folder, result.name, lang)
+        console.print(text, highlight=False, soft_wrap=True, markup=False)
+        console.print(f"claims:  {ResultsFolder(result.folder).claims_path}", highlight=False)
+
+
 @app.command()
 @user_errors
 def run(
     names: list[str] | None = typer.Argument(
         None,
         metavar="NAME|FILE...",
-        help="Built-in experiments (vanishing, batchnorm) or spec files.",
+        help="Built-in experiments (vanishing, batchnorm, nielsen, glorot, ioffe, he-deep) "
+        "or spec files.",
     ),
     dataset: str = typer.Option(
         "auto", "--dataset", "-d", help="mnist, fashion-mnist, mnist-5k, digits, auto or a .npz."
@@ -202,10 +215,17 @@ def run(
     dask_scheduler: str | None = typer.Option(
         None, help="Dask scheduler address tcp://HOST:PORT. Default: a LocalCluster."
     ),
+    scale: str = typer.Option(
+        "default",
+        help="Paper experiments: default (minutes on two cores) or paper (the paper's own "
+        "sizes and step counts: hours).",
+    ),
 ) -> None:
-    """Run experiments and write their results folders (metrics, figures, summary)."""
+    """Run experiments and write their results folders (metrics, figures, summary; for the
+    paper experiments, the paper's claims beside our measurements)."""
     from koubai.datasets import load
     from koubai.experiments import load_spec
+    from koubai.papers import at_scale
 
     cluster = {"executor": executor, "scheduler": dask_scheduler}
     if resume is not None:
@@ -213,7 +233,8 @@ def run(
         return
     if not names:
         raise ConfigError("name an experiment or a spec file, or give --resume FOLDER")
-    specs = [load_spec(name) for name in names]  # every name checked before any work
+    # every name checked before any work
+    specs = [at_scale(load_spec(name), scale) for name in names]
     overrides = parse_overrides(set_)
     for spec in specs:
         spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)

@@ -3,25 +3,32 @@
 Every initializer draws a weight matrix of shape ``(fan_in, fan_out)`` from an explicit
 ``numpy.random.Generator``. ``n ~ N(0, 1)`` below means ``rng.standard_normal``.
 
-==================  ============================================  ==============================
-name                formula                                       known as
-==================  ============================================  ==============================
-``gauss``           ``std * n`` (``std`` default 0.01)            the course's baseline
-``xavier``          ``n / sqrt(fan_in)``                          the course's "Xavier" (this is
-                                                                  LeCun-normal, *not* Glorot's)
-``lecun_normal``    ``n / sqrt(fan_in)``                          LeCun et al. 1998
-``lecun_uniform``   ``U(-a, a)``, ``a = sqrt(3 / fan_in)``        LeCun et al. 1998
-``glorot_normal``   ``n * sqrt(2 / (fan_in + fan_out))``          Glorot & Bengio 2010
-``glorot_uniform``  ``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``  Glorot & Bengio 2010
-``he``              ``n * sqrt(2 / fan_in)``                      He et al. 2015 (= ``he_normal``)
-``he_normal``       ``n * sqrt(2 / fan_in)``                      He et al. 2015
-``he_uniform``      ``U(-a, a)``, ``a = sqrt(6 / fan_in)``        He et al. 2015
-``zeros``           ``0``                                         breaks nothing but symmetry
-==================  ============================================  ==============================
+====================  ============================================  ==============================
+name                  formula                                       known as
+====================  ============================================  ==============================
+``gauss``             ``std * n`` (``std`` default 0.01)            the course's baseline
+``xavier``            ``n / sqrt(fan_in)``                          the course's "Xavier" (this is
+                                                                    LeCun-normal, *not* Glorot's)
+``lecun_normal``      ``n / sqrt(fan_in)``                          LeCun et al. 1998
+``lecun_uniform``     ``U(-a, a)``, ``a = sqrt(3 / fan_in)``        LeCun et al. 1998
+``standard_uniform``  ``U(-a, a)``, ``a = 1 / sqrt(fan_in)``        Glorot & Bengio 2010's
+                                                                    "standard" heuristic (eq. 1):
+                                                                    variance ``1 / (3 fan_in)``
+``glorot_normal``     ``n * sqrt(2 / (fan_in + fan_out))``          Glorot & Bengio 2010
+``glorot_uniform``    ``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``  Glorot & Bengio 2010
+``he``                ``n * sqrt(2 / fan_in)``                      He et al. 2015 (= ``he_normal``)
+``he_normal``         ``n * sqrt(2 / fan_in)``                      He et al. 2015
+``he_uniform``        ``U(-a, a)``, ``a = sqrt(6 / fan_in)``        He et al. 2015
+``zeros``             ``0``                                         breaks nothing but symmetry
+====================  ============================================  ==============================
 
 The course (and its seed note) call ``randn / sqrt(n_in)`` "Xavier". Glorot & Bengio's
 initialization averages fan-in and fan-out; the two agree only when ``fan_in == fan_out``.
-Both are offered, under names that say which is which.
+Both are offered, under names that say which is which. Glorot & Bengio compare their
+"normalized" initialization (``glorot_uniform``) with the "commonly used heuristic" they call
+"standard", ``U[-1/sqrt(n), 1/sqrt(n)]`` with ``n`` the previous layer's width: that is
+``standard_uniform`` here, whose variance ``1 / (3 fan_in)`` shrinks the signal by about a third
+per layer.
 """
 
 from __future__ import annotations
@@ -82,6 +89,9 @@ INITIALIZERS: dict[str, Initializer] = _table(
     Initializer("xavier", "normal", lambda fan_in, fan_out, std: math.sqrt(1.0 / fan_in)),
     Initializer("lecun_normal", "normal", lambda fan_in, fan_out, std: math.sqrt(1.0 / fan_in)),
     Initializer("lecun_uniform", "uniform", lambda fan_in, fan_out, std: math.sqrt(3.0 / fan_in)),
+    Initializer(
+        "standard_uniform", "uniform", lambda fan_in, fan_out, std: math.sqrt(1.0 / fan_in)
+    ),
     Initializer(
         "glorot_normal", "normal", lambda fan_in, fan_out, std: math.sqrt(2.0 / (fan_in + fan_out))
     ),

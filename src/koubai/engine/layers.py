@@ -24,6 +24,7 @@ Shapes are written ``(N, D)``: N samples in the batch, D features.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -84,6 +85,24 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
+BiasInit = Literal["zeros", "normal"]
+BIAS_INITS: tuple[str, ...] = ("zeros", "normal")
+
+
+def init_bias(
+    name: str, rng: np.random.Generator, size: int, *, dtype=np.float64, std: float = 1.0
+) -> np.ndarray:
+    """A bias vector: ``"zeros"``, or ``"normal"``: ``std * n`` with ``n ~ N(0, 1)``
+    (Nielsen's networks start with biases from N(0, 1)). Only ``"normal"`` draws from ``rng``."""
+    if name not in BIAS_INITS:
+        raise ConfigError(f"unknown bias initializer {name!r}; choose one of {list(BIAS_INITS)}")
+    if name == "zeros":
+        return np.zeros(size, dtype=dtype)
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not 0 <= std < math.inf:
+        raise ConfigError(f"bias_std must be a finite number >= 0, got {std!r}")
+    return (rng.standard_normal(size) * std).astype(dtype, copy=False)
+
+
 def _check_2d(layer: str, x: np.ndarray, width: int | None = None) -> None:
     if x.ndim != 2:
         raise ConfigError(f"{layer} expects 2-D input (N, D), got shape {x.shape}")
@@ -105,6 +124,10 @@ class Affine(Layer):
         rng: random generator for the weights. Default: ``default_rng(0)``.
         dtype: parameter dtype. Default: float64.
         init_std: std for the ``gauss`` initializer. Default: 0.01.
+        bias_init: ``"zeros"`` or ``"normal"`` (each bias drawn from N(0, bias_std²), after the
+            weights and from the same generator: Nielsen's ``default_weight_initializer`` draws
+            biases from N(0, 1)). Default: ``"zeros"``.
+        bias_std: the standard deviation of the ``"normal"`` bias initializer. Default: 1.0.
         input_grad: whether ``backward`` computes :math:`\partial L/\partial x` (else it returns
             None). A network's first layer needs no gradient with respect to the data, and
             :math:`\delta W^\top` costs as much as :math:`x^\top \delta`: :class:`MLP` turns it
@@ -121,6 +144,8 @@ class Affine(Layer):
         rng: np.random.Generator | None = None,
         dtype=np.float64,
         init_std: float = 0.01,
+        bias_init: BiasInit = "zeros",
+        bias_std: float = 1.0,
         input_grad: bool = True,
     ) -> None:
         super().__init__()
@@ -128,7 +153,7 @@ class Affine(Layer):
         self.fan_in, self.fan_out = fan_in, fan_out
         self.input_grad = bool(input_grad)
         self.params["W"] = initialize(init, rng, fan_in, fan_out, dtype=dtype, std=init_std)
-        self.params["b"] = np.zeros(fan_out, dtype=dtype)
+        self.params["b"] = init_bias(bias_init, rng, fan_out, dtype=dtype, std=bias_std)
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
@@ -460,3 +485,55 @@ class SoftmaxCrossEntropy:
         grad = self._probs * (dout / n)
         grad[np.arange(n), self._labels] -= dout / n  # minus the one-hot target
         return grad
+
+
+class SigmoidCrossEntropy:
+    r"""Sigmoid output units with the binary cross-entropy cost (Nielsen's ``CrossEntropyCost``).
+
+    Each of the C outputs is its own yes/no unit :math:`a = \sigma(z)`, not a share of a softmax;
+    the cost sums over the units and averages over the batch:
+
+    .. math::
+        L = -\frac1N \sum_n \sum_c \big[y_{nc} \log a_{nc} + (1 - y_{nc}) \log(1 - a_{nc})\big]
+
+    Forward, stable for any z: with :math:`\mathrm{softplus}(z) = \log(1 + e^z)`, each term is
+    :math:`\mathrm{softplus}(z) - y z` (as :math:`-\log\sigma(z) = \mathrm{softplus}(-z)` and
+    :math:`-\log(1-\sigma(z)) = \mathrm{softplus}(z)`).
+
+    Backward (chain rule): :math:`\partial L/\partial a = (a - y) / (a(1-a)N)` and
+    :math:`\partial a/\partial z = a(1-a)`: the :math:`\sigma'` cancels, so
+    :math:`\partial L/\partial z = (\sigma(z) - y)/N`. That cancellation is why Nielsen chose
+    this cost: a saturated *output* unit does not slow its own learning (a quadratic cost would
+    keep the factor :math:`\sigma'(z)`).
+
+    Shape: logits ``(N, C)``, labels ``(N,)`` integers or ``(N, C)`` one-hot (or any targets in
+    [0, 1]) -> scalar.
+    """
+
+    def forward(self, logits: np.ndarray, t: np.ndarray) -> float:
+        _check_2d("SigmoidCrossEntropy", logits)
+        n, c = logits.shape
+        if n == 0:
+            raise ConfigError("the loss of an empty batch is undefined; give at least 1 sample")
+        t = np.asarray(t)
+        if t.shape[0] != n:
+            raise ConfigError(f"got {t.shape[0]} labels for a batch of {n} samples")
+        if t.ndim == 2 and t.shape == logits.shape and not np.issubdtype(t.dtype, np.integer):
+            target = t.astype(logits.dtype, copy=False)
+        else:  # class indices -> one-hot rows
+            target = np.zeros_like(logits)
+            target[np.arange(n), F.labels_to_indices(t, c)] = 1.0
+        softplus = np.maximum(logits, 0) + np.log1p(np.exp(-np.abs(logits)))  # log(1 + e^z)
+        self._probs, self._target = F.sigmoid(logits), target
+        return float((softplus - target * logits).sum()) / n  # sum_c, mean_n
+
+    def __getstate__(self) -> dict:
+        return {}  # only caches
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:
+        n = self._probs.shape[0]
+        return (self._probs - self._target) * (dout / n)  # (sigma(z) - y) / N
+
+
+#: The output layers a network can end with, by the name :class:`~koubai.engine.MLP` takes.
+LOSSES: dict[str, type] = {"softmax": SoftmaxCrossEntropy, "sigmoid_bce": SigmoidCrossEntropy}

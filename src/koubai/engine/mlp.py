@@ -17,6 +17,8 @@ import numpy as np
 from koubai.checks import check_choice, check_float_dtype, check_number, check_seed
 from koubai.engine.init import check_initializer
 from koubai.engine.layers import (
+    BIAS_INITS,
+    LOSSES,
     Affine,
     BatchNorm,
     Dropout,
@@ -24,7 +26,6 @@ from koubai.engine.layers import (
     LeakyReLU,
     ReLU,
     Sigmoid,
-    SoftmaxCrossEntropy,
     Tanh,
     get_convention,
 )
@@ -123,7 +124,8 @@ class Trainable:
 
 
 class MLP:
-    r"""A fully connected network trained with softmax cross-entropy.
+    r"""A fully connected network trained with softmax cross-entropy (or sigmoid outputs with
+    the binary cross-entropy, ``loss="sigmoid_bce"``).
 
     Each hidden layer is ``Affine → [BatchNorm] → activation → [Dropout]`` (batch norm after
     the affine map and before the activation, as in the course); the output layer is ``Affine``.
@@ -136,6 +138,12 @@ class MLP:
         activation: ``"sigmoid"``, ``"tanh"``, ``"relu"`` or ``"leaky_relu"``. Default: sigmoid.
         init: weight initializer name (see :mod:`koubai.engine.init`). Default: ``"xavier"``.
         init_std: standard deviation of the ``gauss`` initializer. Default: 0.01.
+        bias_init: ``"zeros"`` or ``"normal"`` (N(0, bias_std²)). Default: ``"zeros"``.
+        bias_std: standard deviation of the ``"normal"`` bias initializer. Default: 1.0.
+        loss: ``"softmax"`` (softmax + cross-entropy, :class:`SoftmaxCrossEntropy`) or
+            ``"sigmoid_bce"`` (a sigmoid per output unit + binary cross-entropy summed over the
+            units, Nielsen's ``CrossEntropyCost``: :class:`SigmoidCrossEntropy`). The predicted
+            class is the largest logit either way. Default: ``"softmax"``.
         batchnorm: insert batch norm after each hidden affine layer. Default: False.
         bn_convention: ``"course"``, ``"torch"`` or ``"keras"``. Default: ``"course"``.
         bn_affine_trainable: train batch norm's γ and β (False freezes them at 1 and 0, as the
@@ -161,6 +169,9 @@ class MLP:
         activation: Activation = "sigmoid",
         init: str = "xavier",
         init_std: float = 0.01,
+        bias_init: str = "zeros",
+        bias_std: float = 1.0,
+        loss: str = "softmax",
         batchnorm: bool = False,
         bn_convention: str = "course",
         bn_affine_trainable: bool = True,
@@ -180,6 +191,9 @@ class MLP:
             raise ConfigError(f"output_size must be at least 2 classes, got {output_size}")
         check_activation(activation)
         check_initializer(init)
+        check_choice(bias_init, "bias_init", BIAS_INITS)
+        check_number(bias_std, "bias_std", minimum=0.0)
+        check_choice(loss, "loss", LOSSES)
         get_convention(bn_convention)
         if not 0.0 <= check_number(dropout, "dropout") < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {dropout!r}")
@@ -191,6 +205,9 @@ class MLP:
             "activation": activation,
             "init": init,
             "init_std": float(init_std),
+            "bias_init": bias_init,
+            "bias_std": float(bias_std),
+            "loss": loss,
             "batchnorm": bool(batchnorm),
             "bn_convention": bn_convention,
             "dropout": float(dropout),
@@ -217,7 +234,7 @@ class MLP:
                 layers.append(Dropout(dropout, rng=self.rng))
         layers.append(self._affine(sizes[-1], output_size, input_grad=bool(layers)))
         self.layers: list[Layer] = layers
-        self.loss_layer = SoftmaxCrossEntropy()
+        self.loss_layer = LOSSES[loss]()
 
     def _affine(self, fan_in: int, fan_out: int, *, input_grad: bool) -> Affine:
         # The first layer's dL/dx would be the gradient with respect to the data: not needed.
@@ -229,6 +246,8 @@ class MLP:
             rng=self.rng,
             dtype=self.dtype,
             init_std=c["init_std"],
+            bias_init=c["bias_init"],
+            bias_std=c["bias_std"],
             input_grad=input_grad,
         )
 
@@ -335,25 +354,42 @@ class MLP:
         logits = self.predict(x, train=train, trace=trace)
         return self.loss_layer.forward(logits, t) + self._penalty()
 
-    def backward(self, dout: float = 1.0) -> None:
-        """Back-propagate from the last :meth:`loss`, filling every layer's ``grads``."""
+    def backward(self, dout: float = 1.0, *, grad_trace: list[np.ndarray] | None = None) -> None:
+        """Back-propagate from the last :meth:`loss`, filling every layer's ``grads``.
+
+        Args:
+            grad_trace: if a list is given, the error signal reaching each layer is put in it,
+                in layer order: ``grad_trace[i]`` is ∂L/∂(output of ``layers[i]``), so for an
+                activation at ``i``, ``grad_trace[i - 1]`` is ∂L/∂(its input), the
+                back-propagated gradient of Glorot & Bengio's figure 7.
+        """
         delta = self.loss_layer.backward(dout)
+        deltas = []
         for layer in reversed(self.layers):
+            deltas.append(delta)
             delta = layer.backward(delta)
+        if grad_trace is not None:
+            grad_trace.extend(reversed(deltas))
         if self.weight_decay:
             for i in self.affine_indices:
                 layer = self.layers[i]
                 layer.grads["W"] = layer.grads["W"] + self.weight_decay * layer.params["W"]
 
     def forward_backward(
-        self, x: np.ndarray, t: np.ndarray, *, trace: list[np.ndarray] | None = None
+        self,
+        x: np.ndarray,
+        t: np.ndarray,
+        *,
+        trace: list[np.ndarray] | None = None,
+        grad_trace: list[np.ndarray] | None = None,
     ) -> float:
         """One training-mode forward and backward pass; returns the loss, fills :attr:`grads`.
 
-        ``trace`` collects every layer's output, as in :meth:`predict`.
+        ``trace`` collects every layer's output, as in :meth:`predict`; ``grad_trace`` the
+        error signal reaching each layer, as in :meth:`backward`.
         """
         loss = self.loss(x, t, train=True, trace=trace)
-        self.backward()
+        self.backward(grad_trace=grad_trace)
         return loss
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
@@ -394,7 +430,7 @@ class MLP:
         for layer in twin.layers:
             if getattr(layer, "rng", None) is self.rng:  # dropout draws from the network's
                 layer.rng = twin.rng
-        twin.loss_layer = SoftmaxCrossEntropy()
+        twin.loss_layer = type(self.loss_layer)()
         return twin
 
     # -- serialisation (arrays only: the engine does no I/O) -----------------------------------
@@ -424,7 +460,7 @@ class MLP:
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
-        return f"MLP(\n{inner}\n  loss: SoftmaxCrossEntropy\n)"
+        return f"MLP(\n{inner}\n  loss: {type(self.loss_layer).__name__}\n)"
 
 
 def accuracies(

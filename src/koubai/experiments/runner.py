@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from koubai import limits
+from koubai import limits, papers
 from koubai.checks import check_choice, check_int, check_language
 from koubai.errors import ConfigError, KoubaiError, ResultsError
 from koubai.experiments import executors
@@ -249,6 +249,8 @@ def _execute(plan: _Plan, on_event: Event | None) -> ExperimentResult:
         if entry["state"] == "running":
             entry["state"] = "interrupted"
     record.save()
+    if state == "complete":  # a paper experiment's claims, from the finished folder
+        papers.evaluate(plan.folder, plan.result.name, lang=plan.lang, figures=plan.figures)
     _finish_outputs(plan)
     plan.result.status = {"complete": "finished"}.get(state, state)
     plan.result.seconds = time.perf_counter() - started

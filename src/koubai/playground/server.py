@@ -32,6 +32,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from koubai import datasets
 from koubai.checks import check_language
+from koubai.diagnose import diagnose
 from koubai.errors import KoubaiError
 from koubai.playground import schema
 from koubai.playground.schema import PlaygroundConfig, parse_config, parse_message
@@ -75,13 +76,9 @@ def _findings(records: dict, lang: str) -> list[dict[str, Any]]:
     """The diagnosis findings of one run's records, for the page's findings panel.
 
     ``records`` is what :meth:`koubai.training.probes.Diagnostics.arrays` returns. Each
-    finding becomes ``{kind, layer, iteration, severity, message}``, ``message`` in ``lang``.
-    Until :mod:`koubai.diagnose` exists in this tree the list is empty.
+    finding of :func:`koubai.diagnose.diagnose` becomes ``{kind, layer, iteration, severity,
+    message}``, ``message`` in ``lang``.
     """
-    try:
-        from koubai.diagnose import diagnose  # written by a parallel issue; wired here
-    except ImportError:
-        return []
     return [
         {
             "kind": str(f.kind),

@@ -13,8 +13,14 @@ from matplotlib.figure import Figure
 
 from koubai.report.figures import colors, labels, localize, new_figure
 
+#: At most this many hidden layers in the activation histograms (a 30-layer net's 30 rows took
+#: 20 s to draw and left no room for the axes).
+MAX_HIST_ROWS = 8
+
 
 def _layer_names(d: dict, lab: dict[str, str]) -> list[str]:
+    if "layer_names" in d:  # a PyTorch model's own names (koubai.torch.Monitor)
+        return [str(name) for name in d["layer_names"]]
     n = d["weight_grad_norm"].shape[1]
     return [lab["hidden"].format(k=k + 1) for k in range(n - 1)] + [lab["output"]]
 
@@ -52,19 +58,21 @@ def plot_gradient_flow(d: dict, *, title: str = "", lang: str = "en") -> Figure:
 def plot_activation_histograms(
     d: dict, *, title: str = "", lang: str = "en", moments: int = 4
 ) -> Figure:
-    """Histograms of each hidden layer's output (rows) at a few moments of training (columns)."""
+    """Histograms of each hidden layer's output (rows) at a few moments of training (columns);
+    of a deeper net, :data:`MAX_HIST_ROWS` layers evenly spaced from the first to the last."""
     lab = labels(lang)
     hist, edges, its = d["act_hist"], d["act_edges"], d["iterations"]
     n_layers = hist.shape[1]
     cols = sorted(set(np.linspace(0, len(its) - 1, moments).round().astype(int)))
-    fig = new_figure((2.6 * len(cols), 1.9 * max(n_layers, 1)))
-    axes = fig.subplots(max(n_layers, 1), len(cols), squeeze=False, sharex=True)
-    for r in range(n_layers):
+    shown = sorted(set(np.linspace(0, n_layers - 1, min(n_layers, MAX_HIST_ROWS)).round()))
+    fig = new_figure((2.6 * len(cols), 1.9 * max(len(shown), 1)))
+    axes = fig.subplots(max(len(shown), 1), len(cols), squeeze=False, sharex=True)
+    for row, r in enumerate(int(k) for k in shown):
         for c, t in enumerate(cols):
-            ax = axes[r, c]
+            ax = axes[row, c]
             counts = hist[t, r]
             ax.stairs(counts / max(counts.sum(), 1), edges, fill=True, color="tab:blue")
-            if r == 0:
+            if row == 0:
                 ax.set_title(f"{lab['iteration']} {its[t]}", fontsize=9)
             if c == 0:
                 ax.set_ylabel(lab["hidden"].format(k=r + 1), fontsize=9)
@@ -84,6 +92,10 @@ def plot_health(d: dict, *, title: str = "", lang: str = "en") -> Figure:
     palette = colors("viridis", len(names))
     for k in range(share.shape[1]):
         left.plot(d["iterations"], share[:, k], color=palette[k], label=names[k])
+    if "zero_share" in d and d["meta"]["activation"] == "relu":  # sparsity, dashed
+        kind = f"{kind}; {lab['zeros']} (--)"
+        for k in range(share.shape[1]):
+            left.plot(d["iterations"], d["zero_share"][:, k], color=palette[k], ls="--")
     left.set_ylim(-0.02, 1.02)
     left.set_xlabel(lab["iteration"])
     left.set_ylabel(lab["share"])

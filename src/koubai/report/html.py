@@ -86,6 +86,13 @@ def write_report(folder: str | os.PathLike) -> Path:
             summary, ["run", "final_train_acc", "final_test_acc", "status", "stopped_at", "seconds"]
         ),
     ]
+    claims = results.read_claims()
+    if claims:
+        from koubai.results import CLAIM_COLUMNS
+
+        parts += ["<h2 data-testid='claims'>The paper's claims, checked</h2>"]
+        parts.append(_table(claims, CLAIM_COLUMNS))
+        parts += [_img(path, path.stem) for path in results.paper_figures()]
     if any(row.get("seeds", "1") != "1" for row in by_config):
         parts += [
             "<h2>By configuration (over seeds)</h2>",

@@ -19,7 +19,7 @@ from koubai.checks import (
     check_seed,
 )
 from koubai.engine.init import INITIALIZERS
-from koubai.engine.layers import CONVENTIONS
+from koubai.engine.layers import BIAS_INITS, CONVENTIONS, LOSSES
 from koubai.engine.mlp import ACTIVATIONS
 from koubai.engine.optim import OPTIMIZERS, check_optimizer_args
 from koubai.errors import ConfigError
@@ -37,6 +37,11 @@ class TrainConfig:
         activation: hidden activation. Default: ``"sigmoid"``.
         init: weight initializer. Default: ``"xavier"`` (the course's: ``randn / sqrt(fan_in)``).
         init_std: std of the ``gauss`` initializer. Default: 0.01.
+        bias_init: ``"zeros"`` or ``"normal"`` (biases from N(0, bias_std²), as Nielsen's
+            networks start). Default: ``"zeros"``.
+        bias_std: std of the ``"normal"`` bias initializer. Default: 1.0.
+        loss: ``"softmax"`` (softmax + cross-entropy) or ``"sigmoid_bce"`` (sigmoid output
+            units + binary cross-entropy, Nielsen's ``CrossEntropyCost``). Default: softmax.
         batchnorm: batch norm after each hidden affine layer. Default: False.
         bn_convention: ``"course"``, ``"torch"`` or ``"keras"``. Default: ``"course"``.
         bn_affine_trainable: train batch norm's γ and β. The course notebook never updates
@@ -55,6 +60,14 @@ class TrainConfig:
         train_accuracy: ``"batch"`` (accuracy on the current mini-batch, as the course measures
             it: noisy) or ``"subset"`` (on a fixed training subset). Default: ``"batch"``.
         train_subset: size of that fixed subset. Default: 10000.
+        train_size: train on this many training examples only, the same number from each class
+            (the first ones of each class, in the data's order: class-balanced even when the
+            data are sorted by class); 0 uses them all. Default: 0.
+        probe_samples: record the diagnostics on a fixed set of this many training examples
+            (the first ones the run trains on), in a pass of its own before the step, instead
+            of on the current mini-batch: Nielsen's ‖δ‖ per layer is measured on 1,000 images.
+            Batch norm's running statistics are left as the training made them. 0 records on
+            the current mini-batch. Default: 0.
         seed: seed of the weights, the batches and the dropout masks. Default: 0.
         dtype: ``"float32"`` or ``"float64"``. Default: ``"float32"``.
         diagnostics_every: record per-layer diagnostics every this many iterations (and at
@@ -66,6 +79,9 @@ class TrainConfig:
     activation: str = "sigmoid"
     init: str = "xavier"
     init_std: float = 0.01
+    bias_init: str = "zeros"
+    bias_std: float = 1.0
+    loss: str = "softmax"
     batchnorm: bool = False
     bn_convention: str = "course"
     bn_affine_trainable: bool = True
@@ -80,6 +96,8 @@ class TrainConfig:
     sampling: Sampling = "replacement"
     train_accuracy: TrainAccuracy = "batch"
     train_subset: int = 10000
+    train_size: int = 0
+    probe_samples: int = 0
     seed: int = 0
     dtype: str = "float32"
     diagnostics_every: int = 0
@@ -128,6 +146,10 @@ class TrainConfig:
             else (self.init)
         )
         parts = [self.activation, init]
+        if self.bias_init != "zeros":
+            parts.append(f"bias{self.bias_std:g}")
+        if self.loss != "softmax":
+            parts.append(self.loss.replace("_", ""))
         if self.batchnorm:
             parts.append("bn")
         parts.append("x".join(str(h) for h in self.hidden_sizes) or "linear")
@@ -168,18 +190,23 @@ def _validate(c: TrainConfig) -> None:
     check_choice(c.activation, "activation", ACTIVATIONS)
     check_choice(c.init, "init", INITIALIZERS)
     check_choice(c.bn_convention, "bn_convention", CONVENTIONS)
+    check_choice(c.bias_init, "bias_init", BIAS_INITS)
+    check_choice(c.loss, "loss", LOSSES)
     check_choice(c.optimizer, "optimizer", OPTIMIZERS)
     check_choice(c.sampling, "sampling", ("replacement", "epoch"))
     check_choice(c.train_accuracy, "train_accuracy", ("batch", "subset"))
     check_choice(c.dtype, "dtype", FLOAT_DTYPES)
     check_number(c.lr, "lr (learning rate)", positive=True)
     check_number(c.init_std, "init_std", minimum=0.0)
+    check_number(c.bias_std, "bias_std", minimum=0.0)
     if not 0 <= check_number(c.dropout, "dropout") < 1:
         raise ConfigError(f"dropout must lie in [0, 1), got {c.dropout!r}")
     check_number(c.weight_decay, "weight_decay", minimum=0.0)
     for key in ("iterations", "batch_size", "eval_every", "train_subset"):
         check_int(getattr(c, key), key, minimum=1)
     check_int(c.diagnostics_every, "diagnostics_every (0 = off)", minimum=0)
+    check_int(c.train_size, "train_size (0 = all)", minimum=0)
+    check_int(c.probe_samples, "probe_samples (0 = the current mini-batch)", minimum=0)
     check_seed(c.seed)
     for key in ("batchnorm", "bn_affine_trainable"):
         if not isinstance(getattr(c, key), bool):

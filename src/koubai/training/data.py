@@ -39,6 +39,12 @@ def check_data(data: DataLike, config: TrainConfig) -> None:
     n_classes = getattr(data, "n_classes", None)
     if n_classes is not None and n_classes < 2:
         raise ConfigError(f"training needs at least 2 classes, got {n_classes}")
+    for key in ("train_size", "probe_samples"):
+        if getattr(config, key) > n:
+            raise ConfigError(
+                f"{key} {getattr(config, key)} exceeds the {n} training examples of the data"
+            )
+    n = config.train_size or n
     if config.batchnorm and n < 2:
         raise ConfigError("batch norm needs at least 2 training examples")
     if config.sampling == "epoch" and config.batch_size > n:
@@ -61,6 +67,8 @@ class TrainingArrays:
     y_subset: np.ndarray | None
     n_classes: int
     dtype: np.dtype
+    x_probe: np.ndarray | None = None
+    y_probe: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -78,6 +86,13 @@ class TrainingArrays:
             n_classes = (
                 getattr(data, "n_classes", None) or int(max(y_train.max(), y_test.max())) + 1
             )
+        if config.train_size:
+            rows = balanced_rows(y_train, config.train_size, n_classes)
+            x_train, y_train = x_train[rows], y_train[rows]
+        x_probe = y_probe = None
+        if config.probe_samples:
+            rows = balanced_rows(y_train, config.probe_samples, n_classes)
+            x_probe, y_probe = x_train[rows].astype(dtype), y_train[rows]
         x_sub = y_sub = None
         if config.train_accuracy == "subset":
             k = min(config.train_subset, x_train.shape[0])
@@ -85,7 +100,26 @@ class TrainingArrays:
             rows = np.sort(rng.choice(x_train.shape[0], k, replace=False))
             x_sub, y_sub = x_train[rows].astype(dtype), y_train[rows]
         x_test = np.asarray(data.x_test, dtype=dtype)
-        return cls(x_train, y_train, x_test, y_test, x_sub, y_sub, n_classes, dtype)
+        return cls(
+            x_train, y_train, x_test, y_test, x_sub, y_sub, n_classes, dtype, x_probe, y_probe
+        )
+
+
+def balanced_rows(labels: np.ndarray, k: int, n_classes: int) -> np.ndarray:
+    """Indices of ``k`` examples, the same number from each class (the first classes one more
+    when ``k`` does not divide evenly): the first ones of each class in the data's order, so
+    the choice is class-balanced even when the data are sorted by class. Sorted."""
+    per, extra = divmod(k, n_classes)
+    rows = []
+    for c in range(n_classes):
+        want = per + (c < extra)
+        found = np.flatnonzero(labels == c)[:want]
+        if found.size < want:
+            raise ConfigError(
+                f"{k} class-balanced examples need {want} of class {c}; the data have {found.size}"
+            )
+        rows.append(found)
+    return np.sort(np.concatenate(rows))
 
 
 class BatchSampler:

@@ -93,6 +93,9 @@ def build_net(config: TrainConfig, n_features: int, n_classes: int) -> MLP:
         activation=config.activation,
         init=config.init,
         init_std=config.init_std,
+        bias_init=config.bias_init,
+        bias_std=config.bias_std,
+        loss=config.loss,
         batchnorm=config.batchnorm,
         bn_convention=config.bn_convention,
         bn_affine_trainable=config.bn_affine_trainable,
@@ -104,40 +107,72 @@ def build_net(config: TrainConfig, n_features: int, n_classes: int) -> MLP:
 
 
 class ProbeSchedule:
-    """When and how the diagnostics probe records: at iteration 0 and every ``every`` steps,
-    after the backward pass (gradients, activations) and after the update (update ratios)."""
+    """When and on what the diagnostics probe records: at iteration 0 and every ``every``
+    steps, before the update (layer outputs, error signals, gradients) and after it (update
+    ratios).
 
-    def __init__(self, probe, every: int) -> None:
-        self.probe, self.every = probe, every
+    It records on the current mini-batch, whose training pass is then traced, or, when the run
+    has a fixed probe set (``probe_samples``), in a pass of its own on that set before the
+    training pass (batch norm's running statistics restored after it).
+    """
+
+    def __init__(self, probe, every: int, fixed: tuple[np.ndarray, np.ndarray] | None = None):
+        self.probe, self.every, self.fixed = probe, every, fixed
         self._before: dict[str, np.ndarray] = {}
 
     @classmethod
-    def for_run(cls, probe, net: MLP, config: TrainConfig) -> ProbeSchedule:
+    def for_run(
+        cls, probe, net: MLP, config: TrainConfig, arrays: TrainingArrays | None = None
+    ) -> ProbeSchedule:
         """The given probe, or a :class:`Diagnostics` when ``config.diagnostics_every`` > 0."""
         if probe is None and config.diagnostics_every:
             probe = Diagnostics(net)
         if probe is not None and not config.diagnostics_every:
             raise ConfigError("a probe needs config.diagnostics_every > 0")
-        return cls(probe, config.diagnostics_every)
+        fixed = None
+        if arrays is not None and arrays.x_probe is not None:
+            fixed = (arrays.x_probe, arrays.y_probe)
+        return cls(probe, config.diagnostics_every, fixed)
 
-    def trace(self, iteration: int) -> list[np.ndarray] | None:
-        """A list to collect the layer outputs when this iteration is recorded, else None."""
-        return [] if self.probe is not None and iteration % self.every == 0 else None
+    def due(self, iteration: int) -> bool:
+        return self.probe is not None and iteration % self.every == 0
+
+    def traces(self, iteration: int, net: MLP) -> dict[str, list]:
+        """Keyword arguments for this iteration's training pass: lists that collect its layer
+        outputs and error signals when that pass is recorded, else none. With a fixed probe
+        set, that set's own pass is recorded here instead."""
+        if not self.due(iteration):
+            return {}
+        self._before = {k: v.copy() for k, v in net.params.items()}
+        if self.fixed is not None:
+            self._record_fixed(iteration, net)
+            return {}
+        return {"trace": [], "grad_trace": []}
+
+    def _record_fixed(self, iteration: int, net: MLP) -> None:
+        self._extra_pass(iteration, net, *self.fixed)
+
+    def _extra_pass(self, iteration: int, net: MLP, x: np.ndarray, t: np.ndarray) -> None:
+        """A recorded training-mode pass that is no training step: batch norm's running
+        statistics are put back as they were (looking must not change the network)."""
+        buffers = {k: v.copy() for k, v in net.buffers.items()}
+        trace, grad_trace = [], []
+        net.forward_backward(x, t, trace=trace, grad_trace=grad_trace)
+        self.probe.record(iteration, net, trace, grad_trace)
+        for k, v in buffers.items():
+            net.buffers[k] = v
 
     def start(self, net: MLP, x: np.ndarray, t: np.ndarray) -> None:
-        """Iteration 0: one training-mode pass on the first batch, recorded."""
-        trace = self.trace(0)
-        if trace is not None:
-            net.forward_backward(x, t, trace=trace)
-            self.probe.record(0, net, trace)
+        """Iteration 0: one training-mode pass, on the first batch or the probe set, recorded."""
+        if self.traces(0, net):
+            self._extra_pass(0, net, x, t)
 
-    def after_backward(self, iteration: int, net: MLP, trace: list | None) -> None:
-        if trace is not None:
-            self.probe.record(iteration, net, trace)
-            self._before = {k: v.copy() for k, v in net.params.items()}
+    def after_backward(self, iteration: int, net: MLP, traces: dict[str, list]) -> None:
+        if traces:
+            self.probe.record(iteration, net, traces["trace"], traces["grad_trace"])
 
-    def after_update(self, iteration: int, net: MLP, trace: list | None) -> None:
-        if trace is not None:
+    def after_update(self, iteration: int, net: MLP) -> None:
+        if self.due(iteration):
             self.probe.record_update(iteration, net, self._before)
 
 
@@ -172,15 +207,15 @@ def _steps(
     for it in range(1, config.iterations + 1):
         if it > 1:  # iteration 1 trains on the batch that iteration 0 measured
             x, t = batches.next()
-        trace = probes.trace(it)
-        loss = net.forward_backward(x, t, trace=trace)
+        traces = probes.traces(it, net)
+        loss = net.forward_backward(x, t, **traces)
         progress.batch_loss[it - 1] = loss
         if not math.isfinite(loss):
             progress.status, progress.done = "diverged", it
             return
-        probes.after_backward(it, net, trace)
+        probes.after_backward(it, net, traces)
         opt.step(trainable.params, trainable.grads())
-        probes.after_update(it, net, trace)
+        probes.after_update(it, net)
         progress.done = it
         if it % config.eval_every == 0 or it == config.iterations:
             evaluator.add(it, progress.window_mean(it, config.eval_every), x, t)
@@ -218,7 +253,7 @@ def train(
     arrays = TrainingArrays.from_data(data, config, n_classes)
     limits.check_config_memory(config, arrays.n_features, arrays.n_classes)
     net = build_net(config, arrays.n_features, arrays.n_classes)
-    probes = ProbeSchedule.for_run(probe, net, config)
+    probes = ProbeSchedule.for_run(probe, net, config, arrays)
     opt = make_optimizer(config.optimizer, config.lr, **config.optimizer_args)
     progress = _Progress(np.full(config.iterations, np.nan))
     start = time.perf_counter()

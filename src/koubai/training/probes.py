@@ -9,6 +9,13 @@ At iteration 0 and every ``diagnostics_every`` iterations, for each layer of an 
   :data:`PERCENTILES` and a histogram on fixed bins;
 * ``saturated``: share of sigmoid outputs with ``|σ(x) − 0.5| > 0.49`` or tanh outputs with
   ``|tanh x| > 0.97``; ``dead``: share of ReLU units that are inactive on the whole batch;
+* activation sparsity: ``zero_share``, the share of a hidden layer's outputs that are exactly 0,
+  per sample, averaged over the batch; ``never_active``, the share of its units that are exactly 0
+  on every sample of the batch (for ReLU the same units as ``dead``). Sigmoid and tanh outputs
+  are never exactly 0 (barring underflow): sparsity in this exact sense is a rectifier's;
+* ``delta_std``: the standard deviation of the back-propagated gradient ∂L/∂(input of the
+  nonlinearity) of each hidden layer (Glorot & Bengio 2010, figure 7), when the training pass
+  hands over its error signals (NaN otherwise);
 * ``update_ratio`` ‖ΔW‖/‖W‖ of each affine layer for the step taken at that iteration (the
   rule of thumb: near 1e-3 is healthy; far below, the layer barely learns).
 
@@ -75,8 +82,15 @@ class Diagnostics:
         self.update_rows: dict[str, list] = {"update_iterations": [], "update_ratio": []}
 
     # -- recording ------------------------------------------------------------------------------
-    def record(self, iteration: int, net, trace: list[np.ndarray]) -> None:
-        """Record after a training-mode forward/backward pass whose layer outputs are ``trace``."""
+    def record(
+        self,
+        iteration: int,
+        net,
+        trace: list[np.ndarray],
+        grad_trace: list[np.ndarray] | None = None,
+    ) -> None:
+        """Record after a training-mode forward/backward pass whose layer outputs are ``trace``
+        and whose error signals are ``grad_trace`` (see :meth:`MLP.backward`; optional)."""
         grads = net.grads
         row: dict[str, object] = {
             "iterations": iteration,
@@ -94,6 +108,11 @@ class Diagnostics:
             row[f"{prefix}_hist"] = [_histogram(a, lo, hi) for a in arrays]
         row["saturated"] = [self._saturated(a) for a in acts]
         row["dead"] = [self._dead(a) for a in acts]
+        row["zero_share"] = [float(np.mean(a == 0)) for a in acts]
+        row["never_active"] = [float(np.mean(np.all(a == 0, axis=0))) for a in acts]
+        row["delta_std"] = [
+            float(np.std(grad_trace[i - 1])) if grad_trace else float("nan") for i in self.hidden
+        ]
         for key, value in row.items():
             self.rows.setdefault(key, []).append(value)
 

@@ -1,0 +1,36 @@
+"""``koubai diagnose FOLDER``: the findings of every run of a results folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from koubai.cli._app import app, console, user_errors
+
+
+@app.command()
+@user_errors
+def diagnose(
+    folder: Path = typer.Argument(..., help="A koubai results folder (or a Monitor's folder)."),
+    lang: str = typer.Option("en", "--lang", help="Language of the messages: en or ja."),
+    fmt: str = typer.Option("text", "--format", help="text, or json for programs."),
+) -> None:
+    """Judge the diagnostics of every run: vanishing or exploding gradients, dead units,
+    saturation, non-finite values, update ratios; name the layer and the fix."""
+    from koubai.checks import check_choice, check_language
+    from koubai.diagnose import diagnose_folder, format_findings
+
+    check_language(lang)
+    check_choice(fmt, "format", ("text", "json"))
+    results = diagnose_folder(folder)
+    if fmt == "json":
+        out = {run: [f.to_dict() for f in findings] for run, findings in results.items()}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if not results:
+        console.print(f"{folder}: no run has diagnostics (train with diagnostics_every > 0)")
+    for run, findings in results.items():
+        console.print(f"[bold]{run}[/]", highlight=False)
+        console.print(format_findings(findings, lang), highlight=False, soft_wrap=True)
