@@ -162,6 +162,19 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, blobs_npz):
     assert "\n" not in manifest.runs[1]["error"]
 
 
+def test_a_failing_experiment_does_not_stop_the_next_one(tmp_path, blobs_npz):
+    bad, tiny = tmp_path / "bad.toml", tmp_path / "tiny.toml"
+    bad.write_text(FAILING)
+    tiny.write_text(TINY)
+    out = tmp_path / "out"
+    args = ["run", str(bad), str(tiny), "-d", str(blobs_npz), "-o", str(out), "--no-figures"]
+    result = runner.invoke(app, [*args, "--workers", "1"])
+    assert result.exit_code == 1
+    assert "1 of 3 runs failed in" in result.output
+    states = {p.name.split("-")[0]: ResultsFolder(p).read_manifest().state for p in out.iterdir()}
+    assert states == {"bad": "failed", "tiny": "complete"}
+
+
 def test_every_run_key_is_stable_and_differs_between_runs(tmp_path, blobs):
     spec = parse_spec(TINY, source="tiny")
     a = run_experiment(spec, dataset=blobs, out_dir=tmp_path, workers=1, figures=False)

@@ -229,6 +229,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def process_gone(pid: int, host: str) -> bool:
+    """True when process ``pid`` of this machine (``host``) no longer exists; False for a
+    process of another machine, which cannot be checked from here."""
+    return host == _host() and not _pid_alive(pid)
+
+
 @dataclass
 class Manifest:
     """``manifest.json``: the experiment's state and, per run in spec order, its name, group,
@@ -293,7 +299,7 @@ class Manifest:
     def live_state(self) -> str:
         """The state, with ``running`` read as ``interrupted`` when the process that wrote it
         on this machine is gone (killed with -9, or by the OOM killer)."""
-        if self.state == "running" and self.host == _host() and not _pid_alive(self.pid):
+        if self.state == "running" and process_gone(self.pid, self.host):
             return "interrupted"
         return self.state
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from koubai.errors import ConfigError, ResultsError
-from koubai.results import ResultsFolder
+from koubai.results import ResultsFolder, process_gone
 
 FILE_NAME = "runs.sqlite"
 #: Columns a ``--where KEY=VALUE`` may name besides the configuration's fields.
@@ -163,12 +163,16 @@ class Store:
 
     def refresh(self) -> None:
         """Re-read every indexed folder whose manifest or summary changed since it was indexed
-        (a stale index), and forget folders that are gone."""
-        for row in self.db.execute("SELECT folder, mtime FROM experiments").fetchall():
+        (a stale index) or whose experiment's process was killed, and forget folders that are
+        gone."""
+        rows = self.db.execute("SELECT folder, mtime, state, pid, host FROM experiments")
+        for row in rows.fetchall():
             folder = Path(row["folder"])
             if not (folder / ResultsFolder.SPEC).is_file():
                 self.forget_folder(folder)
-            elif _mtime(folder) != row["mtime"]:
+            elif _mtime(folder) != row["mtime"] or (
+                row["state"] == "running" and process_gone(row["pid"], row["host"])
+            ):  # changed, or its process was killed
                 self.index_folder(folder)
 
     def forget_folder(self, folder: str | os.PathLike) -> None:

@@ -107,7 +107,9 @@ def say_fallback(asked: str, data, lang: str) -> None:
         err_console.print(t("cli.fallback", lang), highlight=False, soft_wrap=True, style="dim")
 
 
-def _run_and_report(spec, *, resume: Path | None = None, **kwargs) -> None:
+def _run_and_report(spec, *, resume: Path | None = None, last: bool = True, **kwargs) -> None:
+    """Run (or resume) one experiment and print its table. Ctrl-C ends the command at once;
+    failed runs end it after the ``last`` experiment (earlier failures are remembered)."""
     from koubai.experiments import resume_experiment, run_experiment
 
     lang = kwargs["lang"]
@@ -123,10 +125,15 @@ def _run_and_report(spec, *, resume: Path | None = None, **kwargs) -> None:
     print_summary(result, lang)
     if result.status == "finished":
         print_claims(result, lang)
-    _final_status(result)
+    if result.failures:
+        _FAILED.append(result)
+    _final_status(result, last)
 
 
-def _final_status(result) -> None:
+_FAILED: list = []  # experiments of this command with failed runs
+
+
+def _final_status(result, last: bool = True) -> None:
     """Exit 130 after Ctrl-C/SIGTERM, 1 when a run failed (each failure on its own line)."""
     kept = f"{len(result.runs)} of {result.planned} runs"
     for run, error in result.failures:
@@ -137,11 +144,16 @@ def _final_status(result) -> None:
             f"koubai run --resume {result.folder} finishes it",
             code=EXIT_INTERRUPTED,
         )
-    if result.failures:
+    if last and _FAILED:
+        failed = _FAILED[:]
+        _FAILED.clear()
+        n, planned = sum(len(r.failures) for r in failed), sum(r.planned for r in failed)
+        folders = " ".join(str(r.folder) for r in failed)
         fail(
-            f"{len(result.failures)} of {result.planned} runs failed; {kept} finished "
-            f"in {result.folder}",
-            f"fix the cause and run koubai run --resume {result.folder}",
+            f"{n} of {planned} runs failed; {kept} finished in {result.folder}"
+            if failed == [result]
+            else f"{n} of {planned} runs failed in {folders}",
+            f"fix the cause and run koubai run --resume {failed[0].folder}",
         )
 
 
@@ -232,9 +244,11 @@ def run(
         spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     data = load(dataset)
     say_fallback(dataset, data, lang)
-    for spec in specs:
+    _FAILED.clear()
+    for k, spec in enumerate(specs):
         _run_and_report(
             spec,
+            last=k == len(specs) - 1,
             dataset=data,
             protocol=protocol,
             seeds=seeds,
