@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
-from koubai.cli._app import app, console, user_errors
+from koubai.cli._app import app, console, example, user_errors
 
 
-@app.command()
+@app.command(epilog=example("koubai diagnose koubai-results/vanishing-20261128-132703 --lang ja"))
 @user_errors
 def diagnose(
     folder: Path = typer.Argument(..., help="A koubai results folder (or a Monitor's folder)."),

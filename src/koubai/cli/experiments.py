@@ -280,7 +280,6 @@ def _resume(names, folder, dataset, seeds, protocol, set_, workers, lang, figure
     )
 
 
-@app.command()
 @app.command(
     epilog=example(
         "koubai train --activation relu --init he --hidden 100,100,100 --iterations 1000"

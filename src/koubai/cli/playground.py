@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from koubai.cli._app import app, console, err_console, fail, user_errors
+from koubai.cli._app import app, console, err_console, example, fail, user_errors
 
 
-@app.command()
+@app.command(epilog=example("koubai playground --lang ja"))
 @user_errors
 def playground(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from koubai.cli._app import app, console, user_errors
+from koubai.cli._app import app, console, example, user_errors
 from koubai.errors import ConfigError
 
 runs_app = typer.Typer(
@@ -67,7 +67,9 @@ def _fmt(value: Any, column: str = "") -> str:
     return str(value)
 
 
-@runs_app.command("list")
+@runs_app.command(
+    "list", epilog=example("koubai runs list --where activation=sigmoid --where init=gauss")
+)
 @user_errors
 def list_(
     where: list[str] | None = typer.Option(None, "--where", "-w", help=WHERE_HELP),
@@ -116,7 +118,7 @@ def _print_table(rows: list[dict[str, Any]], total: int) -> None:
     typer.echo("\n".join(lines))
 
 
-@runs_app.command()
+@runs_app.command(epilog=example("koubai runs show 5803defe"))
 @user_errors
 def show(run: str = typer.Argument(..., help="A run id (folder/run) or a key prefix.")) -> None:
     """Everything the store knows about one run, and where its files are."""
@@ -140,7 +142,11 @@ def show(run: str = typer.Argument(..., help="A run id (folder/run) or a key pre
     console.print(table)
 
 
-@runs_app.command()
+@runs_app.command(
+    epilog=example(
+        "koubai runs compare --where activation=sigmoid --where init=gauss -o sigmoid-gauss"
+    )
+)
 @user_errors
 def compare(
     runs: list[str] | None = typer.Argument(None, help="Run ids or key prefixes."),
@@ -190,7 +196,7 @@ def _overlay(row: dict[str, Any]):
     return Overlay(row["id"], m["iteration"], m["test_acc"], grads)
 
 
-@runs_app.command()
+@runs_app.command(epilog=example("koubai runs rm --experiment vanishing --files"))
 @user_errors
 def rm(
     runs: list[str] | None = typer.Argument(None, help="Run ids or key prefixes."),
@@ -235,7 +241,7 @@ def _delete_files(store, rows: list[dict[str, Any]]) -> None:
             store.index_folder(folder)
 
 
-@runs_app.command()
+@runs_app.command(epilog=example("koubai runs reindex koubai-results"))
 @user_errors
 def reindex(
     folders: list[Path] | None = typer.Argument(
