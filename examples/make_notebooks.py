@@ -266,10 +266,93 @@ fig""",
     ),
 ]
 
+DIAGNOSE = [
+    (
+        "md",
+        "# Diagnose your own PyTorch model\n\nDoes *your* network have vanishing gradients, "
+        "and what do you do about it? `koubai.torch.Monitor` watches a PyTorch training loop "
+        '(`pip install "koubai[torch]"`) and says which layer, from which iteration, with '
+        "which fix.",
+        "# あなたの PyTorch モデルを診断する\n\nあなたのネットワークで勾配消失は起きているか、"
+        "起きているならどうすればよいか。`koubai.torch.Monitor` が PyTorch の学習ループを見守り"
+        '（`pip install "koubai[torch]"`）、どの層で、どのイテレーションから、どう直せばよいかを'
+        "答えます。",
+    ),
+    ("code", SETUP),
+    (
+        "md",
+        "## A deep sigmoid net with the course's gauss (0.01) initialization",
+        "## 講座のガウス（0.01）初期化をした深いシグモイドのネットワーク",
+    ),
+    (
+        "code",
+        """import torch
+from torch import nn
+
+from koubai.torch import Monitor
+
+torch.manual_seed(0)
+x, y = torch.tensor(data.x_train), torch.tensor(data.y_train).long()
+
+
+def model_of(activation, init):
+    layers, sizes = [], [784, 40, 40, 40, 40]
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b), activation()]
+    model = nn.Sequential(*layers, nn.Linear(40, 10))
+    for m in model:
+        if isinstance(m, nn.Linear):
+            init(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def train(model, steps=100):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Monitor(model, opt, every=10) as mon:
+        for i in torch.randint(0, len(x), (steps, 100)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[i]), y[i]).backward()
+            opt.step()
+    return mon
+
+
+sick = train(model_of(nn.Sigmoid, lambda w: nn.init.normal_(w, std=0.01)))
+for finding in sick.findings:
+    print(finding.message(LANG))""",
+    ),
+    (
+        "md",
+        "The monitor read every layer's gradient where the optimizer applies it. The figure "
+        "shows ‖∂L/∂W‖ per layer over training: the first layers receive almost nothing.",
+        "モニターはオプティマイザーが適用する勾配を層ごとに読みました。図は学習中の層ごとの "
+        "‖∂L/∂W‖ です。最初の層にはほとんど何も届いていません。",
+    ),
+    (
+        "code",
+        """from koubai.report.diagnostics import plot_gradient_flow
+
+plot_gradient_flow(sick.records(), title="sigmoid + gauss(0.01)", lang=LANG)""",
+    ),
+    (
+        "md",
+        "## The fix: ReLU and He initialization",
+        "## 対策：ReLU と He の初期化",
+    ),
+    (
+        "code",
+        """he = lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")  # noqa: E731
+healthy = train(model_of(nn.ReLU, he))
+print(healthy.summary(LANG))
+plot_gradient_flow(healthy.records(), title="ReLU + He", lang=LANG)""",
+    ),
+]
+
 NOTEBOOKS = {
     "vanishing_gradient": VANISHING,
     "batch_normalization": BATCHNORM,
     "look_inside": LOOK_INSIDE,
+    "diagnose_your_model": DIAGNOSE,
 }
 
 

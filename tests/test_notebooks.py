@@ -11,7 +11,12 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 
 def test_every_notebook_comes_in_english_and_japanese():
     stems = {p.name.rsplit(".", 2)[0] for p in NOTEBOOKS}
-    assert {"vanishing_gradient", "batch_normalization", "look_inside"} <= stems
+    assert {
+        "vanishing_gradient",
+        "batch_normalization",
+        "look_inside",
+        "diagnose_your_model",
+    } <= stems
     for stem in stems:
         en = json.loads((EXAMPLES / f"{stem}.en.ipynb").read_text("utf-8"))
         ja = json.loads((EXAMPLES / f"{stem}.ja.ipynb").read_text("utf-8"))
