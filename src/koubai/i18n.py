@@ -62,6 +62,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "report.final": ("Final accuracies", "最終的な正解率"),
     "report.by_config": ("By configuration (over seeds)", "設定ごと（シードをまとめて）"),
     "report.runs": ("Runs", "各ラン"),
+    "cli.no_diagnostics": (
+        "no run has diagnostics (train with diagnostics_every > 0)",
+        "診断データのあるランがありません（diagnostics_every > 0 で学習してください）",
+    ),
     "report.claims": ("The paper's claims, checked", "論文の主張の検証"),
     "report.no_findings": ("Diagnosis: no problem found.", "診断：問題は見つかりませんでした。"),
     "report.run": ("run", "ラン"),

@@ -7,22 +7,30 @@ from pathlib import Path
 
 import typer
 
-from koubai.cli._app import app, console, example, user_errors
+from koubai.cli._app import (
+    app,
+    console,
+    example,
+    language_option,
+    resolve_language,
+    user_errors,
+)
+from koubai.i18n import t
 
 
 @app.command(epilog=example("koubai diagnose koubai-results/vanishing-20261128-132703 --lang ja"))
 @user_errors
 def diagnose(
     folder: Path = typer.Argument(..., help="A koubai results folder (or a Monitor's folder)."),
-    lang: str = typer.Option("en", "--lang", help="Language of the messages: en or ja."),
+    lang: str | None = language_option("Language of the messages"),
     fmt: str = typer.Option("text", "--format", help="text, or json for programs."),
 ) -> None:
     """Judge the diagnostics of every run: vanishing or exploding gradients, dead units,
     saturation, non-finite values, update ratios; name the layer and the fix."""
-    from koubai.checks import check_choice, check_language
+    from koubai.checks import check_choice
     from koubai.diagnose import diagnose_folder, format_findings
 
-    check_language(lang)
+    lang = resolve_language(lang)
     check_choice(fmt, "format", ("text", "json"))
     results = diagnose_folder(folder)
     if fmt == "json":
@@ -30,7 +38,7 @@ def diagnose(
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     if not results:
-        console.print(f"{folder}: no run has diagnostics (train with diagnostics_every > 0)")
+        console.print(f"{folder}: {t('cli.no_diagnostics', lang)}", highlight=False)
     for run, findings in results.items():
-        console.print(f"[bold]{run}[/]", highlight=False)
+        console.print(run, style="bold", highlight=False, markup=False)
         console.print(format_findings(findings, lang), highlight=False, soft_wrap=True)
