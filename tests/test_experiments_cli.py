@@ -183,7 +183,9 @@ def test_an_output_folder_that_cannot_be_written(tmp_path, blobs_npz):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ctrl_c_keeps_finished_runs(tmp_path, blobs, workers):
-    spec = parse_spec(TINY.replace("iterations = 40", "iterations = 400"), source="tiny")
+    # Runs long enough (a few seconds) that Ctrl-C, sent early in run 1, lands before every
+    # run has finished, however fast the machine: the interrupted runs stop at once anyway.
+    spec = parse_spec(TINY.replace("iterations = 40", "iterations = 8000"), source="tiny")
     seen = []
 
     def on_event(kind, index, payload):
