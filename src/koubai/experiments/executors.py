@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from koubai.experiments import pool as pools
 from koubai.experiments.spec import RunSpec
+from koubai.results import ResultsFolder
 from koubai.training.loop import EvalRecord, RunResult, train
 
 #: How often a worker that died (OOM killer, a crash) lets the runs it had not started be
@@ -255,3 +256,32 @@ def run_pool(todo: list[tuple[int, RunSpec]], data, write, record, n_workers: in
 def default_workers(n_runs: int, workers: int | None) -> int:
     """One worker per core, at most one per run."""
     return max(1, min(workers or os.cpu_count() or 1, n_runs))
+
+
+# -- what a worker writes (kept here, light to import: no figures in the workers) -------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Where and how a run's files are written (what a worker needs besides the data)."""
+
+    folder: ResultsFolder
+    lang: str
+    figures: bool
+
+    def __call__(self, run: RunSpec, res: RunResult) -> None:
+        write_run(self, run, res)
+
+
+def write_run(job: _Job, run: RunSpec, res: RunResult) -> None:
+    """A run's data files: metrics, model, diagnostics (figures are drawn from them at the end,
+    by :func:`koubai.report.draw.draw_figures`)."""
+    job.folder.write_run(run.name, res, _diag(res))
+
+
+def _diag(res: RunResult) -> dict | None:
+    if res.diagnostics is None or not len(res.diagnostics):
+        return None
+    from koubai.training.probes import decode_meta
+
+    return decode_meta(res.diagnostics.arrays())

@@ -35,7 +35,7 @@ from koubai import limits, papers
 from koubai.checks import check_choice, check_int, check_language
 from koubai.errors import ConfigError, KoubaiError, ResultsError
 from koubai.experiments import executors
-from koubai.experiments.executors import Failed
+from koubai.experiments.executors import Failed, _Job
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
 from koubai.i18n import default_language
 from koubai.report.draw import draw_figures
@@ -508,29 +508,3 @@ def _load_data(dataset: Any):
     from koubai.datasets import load
 
     return load(dataset)
-
-
-@dataclass(frozen=True)
-class _Job:
-    """Where and how a run's files are written (what a worker needs besides the data)."""
-
-    folder: ResultsFolder
-    lang: str
-    figures: bool
-
-    def __call__(self, run: RunSpec, res: RunResult) -> None:
-        write_run(self, run, res)
-
-
-def write_run(job: _Job, run: RunSpec, res: RunResult) -> None:
-    """A run's data files: metrics, model, diagnostics (figures are drawn from them at the end,
-    by :func:`koubai.report.draw.draw_figures`)."""
-    job.folder.write_run(run.name, res, _diag(res))
-
-
-def _diag(res: RunResult) -> dict | None:
-    if res.diagnostics is None or not len(res.diagnostics):
-        return None
-    from koubai.training.probes import decode_meta
-
-    return decode_meta(res.diagnostics.arrays())
