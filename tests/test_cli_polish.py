@@ -102,3 +102,14 @@ def test_the_fallback_to_mnist_5k_is_said_once_with_the_fix(capsys):
     text = console.export_text()
     assert text.count("\n") == 1
     assert "not cached" in text and "koubai datasets fetch mnist" in text
+
+
+def test_datasets_and_diagnose_speak_japanese_when_asked(tmp_path):
+    table = runner.invoke(app, ["datasets", "--lang", "ja"], env=WIDE)
+    assert table.exit_code == 0 and "名前" in table.output and "キャッシュ" in table.output
+    english = runner.invoke(app, ["datasets", "--lang", "en"], env=WIDE)
+    assert "名前" not in english.output and "cache:" in english.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    diagnosed = runner.invoke(app, ["diagnose", str(empty), "--lang", "ja"], env=WIDE)
+    assert diagnosed.exit_code == 0 and "診断データ" in diagnosed.output

@@ -62,6 +62,21 @@ CATALOG: dict[str, tuple[str, str]] = {
     "report.final": ("Final accuracies", "最終的な正解率"),
     "report.by_config": ("By configuration (over seeds)", "設定ごと（シードをまとめて）"),
     "report.runs": ("Runs", "各ラン"),
+    "datasets.title": ("koubai datasets", "koubai のデータセット"),
+    "datasets.name": ("name", "名前"),
+    "datasets.train": ("train", "訓練"),
+    "datasets.test": ("test", "テスト"),
+    "datasets.shape": ("shape", "形"),
+    "datasets.here": ("here?", "この環境"),
+    "datasets.description": ("description", "説明"),
+    "datasets.yes": ("yes", "あり"),
+    "datasets.no": ("no", "なし"),
+    "datasets.cache": (
+        "cache: {folder} (set KOUBAI_DATA_DIR to move it); "
+        "'auto' = mnist when cached or downloadable, else mnist-5k",
+        "キャッシュ：{folder}（KOUBAI_DATA_DIR で変更できます）。"
+        "'auto' は、キャッシュ済みかダウンロードできれば mnist、できなければ mnist-5k",
+    ),
     "cli.no_diagnostics": (
         "no run has diagnostics (train with diagnostics_every > 0)",
         "診断データのあるランがありません（diagnostics_every > 0 で学習してください）",

@@ -8,8 +8,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from koubai.cli._app import app, console, user_errors
+from koubai.cli._app import app, console, language_option, resolve_language, user_errors
 from koubai.errors import ConfigError
+from koubai.i18n import t
 
 datasets_app = typer.Typer(
     help="List the datasets (no subcommand) or fetch one into the cache.",
@@ -21,23 +22,25 @@ datasets_app = typer.Typer(
 
 @datasets_app.callback(invoke_without_command=True)
 @user_errors
-def datasets_list(ctx: typer.Context) -> None:
+def datasets_list(ctx: typer.Context, lang: str | None = language_option("Language")) -> None:
     """List the datasets: sizes, image shape, whether each is available here (no network)."""
     if ctx.invoked_subcommand is not None:
         return
     from koubai.datasets import data_dir, list_datasets
 
+    lang = resolve_language(lang)
     infos = list_datasets()
-    table = Table(title="koubai datasets", title_justify="left")
-    table.add_column("name", style="bold", no_wrap=True)
-    table.add_column("train", justify="right")
-    table.add_column("test", justify="right")
-    table.add_column("shape")
-    table.add_column("here?", no_wrap=True)
-    table.add_column("description")
+    table = Table(title=t("datasets.title", lang), title_justify="left")
+    table.add_column(t("datasets.name", lang), style="bold", no_wrap=True)
+    table.add_column(t("datasets.train", lang), justify="right")
+    table.add_column(t("datasets.test", lang), justify="right")
+    table.add_column(t("datasets.shape", lang))
+    table.add_column(t("datasets.here", lang), no_wrap=True)
+    table.add_column(t("datasets.description", lang))
+    yes, no = t("datasets.yes", lang), t("datasets.no", lang)
     for info in infos:
         kind = info.where.split(":", 1)[0]
-        here = f"[green]yes[/] ({kind})" if info.available else f"[yellow]no[/] ({kind})"
+        here = f"[green]{yes}[/] ({kind})" if info.available else f"[yellow]{no}[/] ({kind})"
         table.add_row(
             info.name,
             f"{info.n_train:,}",
@@ -50,11 +53,8 @@ def datasets_list(ctx: typer.Context) -> None:
     for info in infos:
         # Paths come from the user (KOUBAI_DATA_DIR): never read as Rich markup.
         console.print(f"[dim]{info.name}: {escape(info.where)}[/]", highlight=False, soft_wrap=True)
-    console.print(
-        f"[dim]cache: {escape(str(data_dir()))} (set KOUBAI_DATA_DIR to move it); "
-        "'auto' = mnist when cached or downloadable, else mnist-5k[/]",
-        highlight=False,
-    )
+    cache = t("datasets.cache", lang, folder=str(data_dir()))
+    console.print(cache, style="dim", highlight=False, markup=False)
 
 
 @datasets_app.command("fetch", epilog="Example: koubai datasets fetch mnist")
