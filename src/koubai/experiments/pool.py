@@ -97,7 +97,6 @@ class SharedArrays:
         self._blocks.clear()
 
 
-_ATTACHED: list[shared_memory.SharedMemory] = []  # a worker's mapped blocks, kept alive
 
 
 def attach(handle: dict) -> SharedData:
@@ -112,6 +111,7 @@ def attach(handle: dict) -> SharedData:
             arrays[key] = np.ndarray(shape, np.dtype(dtype), buffer=block.buf).copy()
         finally:
             block.close()
+        arrays[key].flags.writeable = False  # the data: nothing in a worker may change them
     return SharedData(name=handle["name"], n_classes=handle["n_classes"], **arrays)
 
 
