@@ -97,8 +97,6 @@ class SharedArrays:
         self._blocks.clear()
 
 
-
-
 def attach(handle: dict) -> SharedData:
     """The worker's side: map the shared arrays and take a private copy of each, then let the
     mapping go. The copy costs a fraction of a second once per worker; reading a mini-batch's
