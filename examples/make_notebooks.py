@@ -118,6 +118,27 @@ from koubai.report.html import write_report
 draw_figures(experiment.folder, lang=LANG)
 print(write_report(experiment.folder, lang=LANG, data=data))""",
     ),
+    (
+        "md",
+        "## The papers behind the note\n\nEach is one command that reruns the paper's key "
+        "figure on real digits and prints the paper's claims beside our measurements:\n\n"
+        "- `koubai run nielsen`: Nielsen, *Neural Networks and Deep Learning*, ch. 5 "
+        "(the speed of learning per layer);\n"
+        "- `koubai run glorot`: Glorot & Bengio 2010 (standard vs normalized initialization; "
+        "saturation; ReLU's sparsity);\n"
+        "- `koubai run ioffe`: Ioffe & Szegedy 2015, §4.1 (batch normalization);\n"
+        "- `koubai run he-deep`: He et al. 2015, \"Delving Deep into Rectifiers\" (He init "
+        "in 22- and 30-layer ReLU nets).",
+        "## ノートの背景にある論文\n\nそれぞれ 1 つのコマンドで、論文の主要な図を実際の手書き数字で"
+        "再現し、論文の主張と koubai の測定値を並べて表示します：\n\n"
+        "- `koubai run nielsen`：Nielsen『Neural Networks and Deep Learning』5 章"
+        "（層ごとの学習の速さ）；\n"
+        "- `koubai run glorot`：Glorot & Bengio 2010（標準の初期化と正規化された初期化、飽和、"
+        "ReLU のスパース性）；\n"
+        "- `koubai run ioffe`：Ioffe & Szegedy 2015、4.1 節（バッチ正規化）；\n"
+        "- `koubai run he-deep`：He ら 2015「Delving Deep into Rectifiers」（22 層と 30 層の ReLU "
+        "ネットワークでの He の初期化）。",
+    ),
 ]
 
 BATCHNORM = [
