@@ -127,7 +127,7 @@ print(write_report(experiment.folder, lang=LANG, data=data))""",
         "- `koubai run glorot`: Glorot & Bengio 2010 (standard vs normalized initialization; "
         "saturation; ReLU's sparsity);\n"
         "- `koubai run ioffe`: Ioffe & Szegedy 2015, §4.1 (batch normalization);\n"
-        "- `koubai run he-deep`: He et al. 2015, \"Delving Deep into Rectifiers\" (He init "
+        '- `koubai run he-deep`: He et al. 2015, "Delving Deep into Rectifiers" (He init '
         "in 22- and 30-layer ReLU nets).",
         "## ノートの背景にある論文\n\nそれぞれ 1 つのコマンドで、論文の主要な図を実際の手書き数字で"
         "再現し、論文の主張と koubai の測定値を並べて表示します：\n\n"
