@@ -442,6 +442,18 @@ class Dropout(Layer):
         return f"Dropout({self.p})"
 
 
+def _check_loss_input(loss: str, logits: np.ndarray, t) -> tuple[int, int, np.ndarray]:
+    """A loss layer's inputs: 2-D logits of a non-empty batch, one label row per sample."""
+    _check_2d(loss, logits)
+    n, c = logits.shape
+    if n == 0:
+        raise ConfigError("the loss of an empty batch is undefined; give at least 1 sample")
+    t = np.asarray(t)
+    if t.shape[0] != n:
+        raise ConfigError(f"got {t.shape[0]} labels for a batch of {n} samples")
+    return n, c, t
+
+
 class SoftmaxCrossEntropy:
     r"""Softmax followed by the mean cross-entropy loss, fused for stability.
 
@@ -452,13 +464,7 @@ class SoftmaxCrossEntropy:
     """
 
     def forward(self, logits: np.ndarray, t: np.ndarray) -> float:
-        _check_2d("SoftmaxCrossEntropy", logits)
-        n, c = logits.shape
-        if n == 0:
-            raise ConfigError("the loss of an empty batch is undefined; give at least 1 sample")
-        t = np.asarray(t)
-        if t.shape[0] != n:
-            raise ConfigError(f"got {t.shape[0]} labels for a batch of {n} samples")
+        n, c, t = _check_loss_input("SoftmaxCrossEntropy", logits, t)
         if t.ndim == 2 and t.shape == logits.shape and not np.issubdtype(t.dtype, np.integer):
             # one-hot or soft targets: L = -(1/N) sum_n sum_c t_nc log p_nc
             target = t.astype(logits.dtype, copy=False)
@@ -511,13 +517,7 @@ class SigmoidCrossEntropy:
     """
 
     def forward(self, logits: np.ndarray, t: np.ndarray) -> float:
-        _check_2d("SigmoidCrossEntropy", logits)
-        n, c = logits.shape
-        if n == 0:
-            raise ConfigError("the loss of an empty batch is undefined; give at least 1 sample")
-        t = np.asarray(t)
-        if t.shape[0] != n:
-            raise ConfigError(f"got {t.shape[0]} labels for a batch of {n} samples")
+        n, c, t = _check_loss_input("SigmoidCrossEntropy", logits, t)
         if t.ndim == 2 and t.shape == logits.shape and not np.issubdtype(t.dtype, np.integer):
             target = t.astype(logits.dtype, copy=False)
         else:  # class indices -> one-hot rows
