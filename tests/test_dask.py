@@ -6,6 +6,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from _specs import tiny
 from koubai.cli import app
 from koubai.experiments import parse_spec, run_experiment
 
@@ -13,21 +14,7 @@ pytest.importorskip("distributed", reason='the Dask extra is not installed (pip 
 
 runner = CliRunner()
 
-TINY = """
-name = "tiny"
-title = "A tiny experiment"
-[base]
-hidden_sizes = [8, 6]
-iterations = 60
-batch_size = 20
-eval_every = 10
-lr = 0.5
-[[group]]
-name = "g"
-[group.grid]
-activation = ["sigmoid", "relu"]
-init = ["gauss", "he"]
-"""
+TINY = tiny(60)
 
 
 def _rows(path):

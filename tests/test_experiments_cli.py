@@ -7,27 +7,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _specs import tiny
 from koubai.cli import app
 from koubai.experiments import parse_spec, run_experiment
 from koubai.training.probes import load_diagnostics
 
 runner = CliRunner()
 
-TINY = """
-name = "tiny"
-title = "A tiny experiment"
-[base]
-hidden_sizes = [8, 6]
-iterations = 40
-batch_size = 20
-eval_every = 10
-lr = 0.5
-[[group]]
-name = "g"
-[group.grid]
-activation = ["sigmoid", "relu"]
-init = ["gauss", "he"]
-"""
+TINY = tiny(40)
 
 
 def _folder(out: Path) -> Path:

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from _specs import tiny
 from koubai.cli import app
 from koubai.errors import ResultsError
 from koubai.experiments import parse_spec, resume_experiment, run_experiment
@@ -24,21 +25,7 @@ from koubai.results import RUN_STATES, Manifest, ResultsFolder, new_manifest
 
 runner = CliRunner()
 
-TINY = """
-name = "tiny"
-title = "A tiny experiment"
-[base]
-hidden_sizes = [8, 6]
-iterations = 40
-batch_size = 20
-eval_every = 10
-lr = 0.5
-[[group]]
-name = "g"
-[group.grid]
-activation = ["sigmoid", "relu"]
-init = ["gauss", "he"]
-"""
+TINY = tiny(40)
 #: Three runs, the middle one with an optimizer setting that raises when the run starts.
 FAILING = """
 name = "bad"

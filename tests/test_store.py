@@ -9,6 +9,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from _specs import tiny
 from koubai.cli import app
 from koubai.experiments import parse_spec, run_experiment
 from koubai.results import ResultsFolder
@@ -16,21 +17,7 @@ from koubai.store import Store, default_path
 
 runner = CliRunner()
 
-TINY = """
-name = "tiny"
-title = "A tiny experiment"
-[base]
-hidden_sizes = [8, 6]
-iterations = 30
-batch_size = 20
-eval_every = 10
-lr = 0.5
-[[group]]
-name = "g"
-[group.grid]
-activation = ["sigmoid", "relu"]
-init = ["gauss", "he"]
-"""
+TINY = tiny(30)
 
 
 @pytest.fixture
