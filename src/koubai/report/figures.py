@@ -9,7 +9,6 @@ English (``lang="en"``) or Japanese (``lang="ja"``, in a CJK font set on that fi
 
 from __future__ import annotations
 
-import io
 import textwrap
 import warnings
 from collections.abc import Sequence
@@ -99,13 +98,6 @@ def localize(fig: Figure, lang: str) -> Figure:
     for text in fig.findobj(Text):
         text.set_fontfamily(family)
     return fig
-
-
-def figure_bytes(fig: Figure, fmt: str = "png", *, dpi: int = 120) -> bytes:
-    """The figure as ``png`` or ``svg`` bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi)
-    return buf.getvalue()
 
 
 def save_figure(
