@@ -28,6 +28,7 @@ import json
 import math
 import os
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +38,15 @@ from torch import nn
 from koubai.checks import check_int, check_language
 from koubai.diagnose import Finding, Thresholds, diagnose, format_findings
 from koubai.errors import ConfigError
-from koubai.torch._stats import ACTIVATION_KINDS, act_range, pre_summary, shares, summarize
-from koubai.training.probes import N_BINS, PERCENTILES, PRE_RANGE
+from koubai.torch._stats import ACTIVATION_KINDS, SATURATED, act_range, dead_share, sample
+from koubai.training.probes import N_BINS, PERCENTILES, PRE_RANGE, summaries
 
-_STAT_KEYS = ("mean", "std", "pct", "hist")
+_NOTHING = np.zeros(0, dtype=np.float32)  # a hidden layer not called on a sampled step
+
+#: Records whose hidden-layer values wait to be summarized together (see Monitor._record):
+#: at most this many, and at most this many bytes of values (2,048 values per layer at most).
+WAIT_RECORDS = 16
+WAIT_BYTES = 4 << 20
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -141,7 +147,11 @@ class Monitor:
         self.rows: dict[str, list] = {}
         self.update_rows: dict[str, list] = {"update_iterations": [], "update_ratio": []}
         self._pending: dict[int, dict] = {}
-        self._before: list[torch.Tensor] | None = None
+        self._waiting: list[tuple[dict, list[dict]]] = []
+        self._waiting_bytes = 0
+        self._before: list[torch.Tensor] | None = None  # the weights before a sampled step
+        self._update_step = 0
+        self._post_handle = None  # the update-ratio hook, there after a sampled step only
         self._before_norm: list[float] = []
         self._found: dict = {}
         self._last_inputs = None
@@ -149,7 +159,6 @@ class Monitor:
         if self.active:
             self._handles = [
                 optimizer.register_step_pre_hook(self._pre_step),
-                optimizer.register_step_post_hook(self._post_step),
                 self.model.register_forward_pre_hook(self._keep_inputs, with_kwargs=True),
             ]
             self._add_activation_hooks()
@@ -168,6 +177,7 @@ class Monitor:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        self._remove_post_hook()
         self._last_inputs = None
         self._before = None
 
@@ -177,7 +187,8 @@ class Monitor:
             for _, m in self._weights:
                 self._act_handles.append(m.register_forward_hook(self._note_order))
         for _, m, kind in self._hidden:
-            self._act_handles.append(m.register_forward_pre_hook(self._make_pre_hook(id(m))))
+            if getattr(m, "inplace", False):  # its input is overwritten: read it before
+                self._act_handles.append(m.register_forward_pre_hook(self._make_pre_hook(id(m))))
             self._act_handles.append(m.register_forward_hook(self._make_act_hook(id(m), kind)))
 
     def _remove_activation_hooks(self) -> None:
@@ -193,11 +204,9 @@ class Monitor:
 
     def _make_pre_hook(self, i: int):
         def hook(module, args):
-            if not torch.is_grad_enabled() or "pre" in self._pending.get(i, {}):
-                return
-            self._call_order.setdefault(id(module), len(self._call_order))
-            if args and isinstance(args[0], torch.Tensor):  # before an in-place op changes it
-                self._pending.setdefault(i, {})["pre"] = pre_summary(args[0])
+            if torch.is_grad_enabled() and "pre" not in self._pending.get(i, {}):
+                if args and isinstance(args[0], torch.Tensor):
+                    self._pending.setdefault(i, {})["pre"] = sample(args[0])
 
         return hook
 
@@ -206,124 +215,172 @@ class Monitor:
             slot = self._pending.setdefault(i, {})
             if not torch.is_grad_enabled() or "act" in slot or not isinstance(output, torch.Tensor):
                 return
-            slot["act"] = summarize(output, self._act_lo, self._act_hi)
-            slot["shares"] = shares(output, kind)
+            self._call_order.setdefault(i, len(self._call_order))
+            if "pre" not in slot and args and isinstance(args[0], torch.Tensor):
+                slot["pre"] = sample(args[0])
+            slot["act"] = sample(output)
+            if kind in ("relu", "leaky_relu"):
+                slot["dead"] = dead_share(output)
             if output.requires_grad:
-
-                def grad_hook(grad):
-                    if not self._closed and "grad" not in slot:
-                        slot["grad"] = torch.linalg.vector_norm(grad.detach().float())
-
-                output.register_hook(grad_hook)
+                output.register_hook(partial(self._grad_hook, slot))
 
         return hook
 
+    def _grad_hook(self, slot: dict, grad: torch.Tensor) -> None:
+        if not self._closed and "grad" not in slot:
+            slot["grad"] = torch.linalg.vector_norm(grad.detach().float())
+
     # -- the optimizer step -------------------------------------------------------------------
     def _pre_step(self, optimizer, args, kwargs) -> None:
-        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        if self.nonfinite is None and grads and not self._finite(grads):
-            self.nonfinite = self._locate_nonfinite()
-        if self.step % self.every != 0:
-            return
+        step = self.step
+        self.step += 1
+        if self.nonfinite is None and not self._finite(optimizer):
+            self.nonfinite = self._locate_nonfinite(step)
+        if step % self.every == 0:
+            self._remove_activation_hooks()
+            self._sampled_step(step)
+        if self.step % self.every == 0 and not self._closed:
+            self._add_activation_hooks()  # for the next forward pass
+
+    def _sampled_step(self, step: int) -> None:
+        """Record the gradient norms and the hidden layers' statistics of this step, and take
+        a copy of the weights for its update ratio (read by a hook after the step)."""
         if not self._ordered:
             order = self._call_order
             self._weights.sort(key=lambda nm: order.get(id(nm[1]), len(order)))
             self._hidden.sort(key=lambda nmk: order.get(id(nmk[1]), len(order)))
             self._ordered = True
-        self._record(self.step)
         weights = [m.weight.detach() for _, m in self._weights]
+        grads = [m.weight.grad for _, m in self._weights]
+        biases = [b if isinstance(b := getattr(m, "bias", None), torch.Tensor) else None
+                  for _, m in self._weights]  # fmt: skip
+        biases = [b.grad if b is not None else None for b in biases]
+        got = [g for g in grads + biases if g is not None]
+        values = iter(_floats(torch._foreach_norm(got + weights)) if weights else [])
+        grad_norm = [next(values) if g is not None else math.nan for g in grads + biases]
+        self._before_norm = list(values)
+        self._record(step, grad_norm, [g is not None for g in grads])
         if weights:
-            self._before = torch._foreach_mul(weights, 1.0)  # a copy, in one call
-            self._before_norm = _floats(torch._foreach_norm(weights))
+            self._keep_weights(weights)
+            self._update_step = step
+            self._post_handle = self.optimizer.register_step_post_hook(self._post_step)
+
+    def _keep_weights(self, weights: list[torch.Tensor]) -> None:
+        """Copy the weights before the step into buffers kept from one sampled step to the
+        next (allocated again when a weight changed shape or device)."""
+        try:
+            torch._foreach_copy_(self._before, weights)
+        except (RuntimeError, TypeError):  # the first time (None), or a new shape or device
+            self._before = torch._foreach_mul(weights, 1.0)
 
     def _post_step(self, optimizer, args, kwargs) -> None:
-        if self._before is not None:
-            after = [m.weight.detach() for _, m in self._weights]
-            moved = _floats(torch._foreach_norm(torch._foreach_sub(after, self._before)))
-            ratio = []
-            for d, w in zip(moved, self._before_norm, strict=True):
-                if not (math.isfinite(d) and math.isfinite(w)):
-                    ratio.append(math.nan)
-                else:
-                    ratio.append(d / w if w > 0 else math.inf if d > 0 else 0.0)
-            self.update_rows["update_iterations"].append(self.step)
-            self.update_rows["update_ratio"].append(ratio)
-            self._before = None
-        if self.step % self.every == 0:
-            self._remove_activation_hooks()
-        self.step += 1
-        if self.step % self.every == 0 and not self._closed:
-            self._add_activation_hooks()
-
-    def _finite(self, grads: list[torch.Tensor]) -> bool:
-        """Whether every gradient is finite, in one fused call per device: the check that
-        ``GradScaler`` runs (``_amp_foreach_non_finite_check_and_unscale_`` with a scale of 1,
-        which leaves the values as they are), ~10 µs for the seed MLP against ~35 µs for a
-        NumPy sum of each; one norm per tensor where that call is not available."""
+        """After a sampled step (the hook is there for that step only): ‖ΔW‖/‖W‖."""
+        self._remove_post_hook()
+        if self._before is None:
+            return
+        after = [m.weight.detach() for _, m in self._weights]
         try:
-            groups: dict[torch.device, list[torch.Tensor]] = {}
-            for g in grads:
-                groups.setdefault(g.device, []).append(g)
-            for device, group in groups.items():
-                if device not in self._found:
-                    self._found[device] = (
-                        torch.zeros(1, device=device),
-                        torch.ones(1, device=device),
-                    )
-                found, one = self._found[device]
-                found.zero_()
-                torch._amp_foreach_non_finite_check_and_unscale_(group, found, one)
-                if found.item():
-                    return False
-            return True
-        except (RuntimeError, AttributeError, NotImplementedError):
-            return all(math.isfinite(n) for n in _floats(torch._foreach_norm(grads)))
+            torch._foreach_sub_(self._before, after)  # -ΔW, in the buffers
+        except RuntimeError:  # a weight moved to another device during the step
+            self._before = None
+            return
+        moved = _floats(torch._foreach_norm(self._before))
+        ratio = []
+        for d, w in zip(moved, self._before_norm, strict=True):
+            if not (math.isfinite(d) and math.isfinite(w)):
+                ratio.append(math.nan)
+            else:
+                ratio.append(d / w if w > 0 else math.inf if d > 0 else 0.0)
+        self.update_rows["update_iterations"].append(self._update_step)
+        self.update_rows["update_ratio"].append(ratio)
 
-    def _record(self, step: int) -> None:
-        weight_grads = [m.weight.grad for _, m in self._weights]
-        bias_grads = [
-            b.grad if isinstance(b := getattr(m, "bias", None), torch.Tensor) else None
-            for _, m in self._weights
-        ]
-        present = [g is not None for g in weight_grads]
-        got = [g for g in weight_grads + bias_grads if g is not None]
-        values = iter(_floats(torch._foreach_norm(got)) if got else [])
-        weight = [next(values) if g is not None else math.nan for g in weight_grads]
-        bias = [next(values) if g is not None else math.nan for g in bias_grads]
+    def _remove_post_hook(self) -> None:
+        if self._post_handle is not None:
+            self._post_handle.remove()
+            self._post_handle = None
+
+    def _finite(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Whether every gradient the optimizer holds is finite, in one fused call: the check
+        that ``GradScaler`` runs (``_amp_foreach_non_finite_check_and_unscale_`` with a scale
+        of 1, which leaves the values as they are), ~8 µs for the seed MLP; grouped by device
+        and dtype where they differ, one norm per tensor where the call is not available.
+        Its flag is never reset: after the first non-finite gradient no check runs again."""
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return True
+        try:
+            found, one = self._flags(grads[0].device)
+            torch._amp_foreach_non_finite_check_and_unscale_(grads, found, one)
+        except RuntimeError:  # several devices or dtypes: one call each
+            try:
+                groups: dict[tuple, list[torch.Tensor]] = {}
+                for g in grads:
+                    groups.setdefault((g.device, g.dtype), []).append(g)
+                for (device, _), group in groups.items():
+                    found, one = self._flags(device)
+                    torch._amp_foreach_non_finite_check_and_unscale_(group, found, one)
+                    if found.item():
+                        return False
+                return True
+            except (RuntimeError, NotImplementedError):  # sparse gradients, say
+                return all(math.isfinite(n) for n in _floats(torch._foreach_norm(grads)))
+        return not found.item()
+
+    def _flags(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if device not in self._found:
+            self._found[device] = (torch.zeros(1, device=device), torch.ones(1, device=device))
+        return self._found[device]
+
+    def _record(self, step: int, grad_norm: list[float], present: list[bool]) -> None:
+        """One record: the gradient norms now; the statistics of the hidden layers' inputs and
+        outputs later, from the values the hooks copied, for several records at once
+        (:meth:`_summarize`): summarized one step at a time, in the middle of training, the
+        same NumPy calls take 2-3x longer, their code and data evicted from the caches by
+        the training step."""
+        n_w = len(present)
+        slots = [self._pending.get(id(m), {}) for _, m, _ in self._hidden]
         row: dict[str, object] = {
             "iterations": step,
-            "weight_grad_norm": weight,
+            "weight_grad_norm": grad_norm[:n_w],
             "weight_grad_present": present,
-            "bias_grad_norm": bias,
+            "bias_grad_norm": grad_norm[n_w:],
+            "dead": [float(slot.get("dead", math.nan)) for slot in slots],
+            "act_grad_norm": [slot.get("grad", math.nan) for slot in slots],
         }
-        empty = [math.nan, math.nan, np.full(len(PERCENTILES), np.nan), np.zeros(N_BINS)]
-        stats = {f"{p}_{k}": [] for p in ("act", "pre") for k in _STAT_KEYS}
-        sat, dead, agrad = [], [], []
-        for _, m, _ in self._hidden:
-            slot = self._pending.get(id(m), {})
-            for prefix in ("act", "pre"):
-                mean, std, pct, hist = slot.get(prefix, empty)
-                if isinstance(pct, torch.Tensor):  # summarized on another device
-                    mean, std = float(mean), float(std)
-                    pct, hist = pct.cpu().numpy(), hist.cpu().numpy()
-                stats[f"{prefix}_mean"].append(mean)
-                stats[f"{prefix}_std"].append(std)
-                stats[f"{prefix}_pct"].append(pct)
-                stats[f"{prefix}_hist"].append(hist)
-            s, d = slot.get("shares", (math.nan, math.nan))
-            sat.append(float(s))
-            dead.append(float(d))
-            agrad.append(float(slot.get("grad", math.nan)))
-        row.update(stats)
-        row.update(saturated=sat, dead=dead, act_grad_norm=agrad)
-        for key, value in row.items():
-            self.rows.setdefault(key, []).append(value)
+        self._waiting.append((row, slots))
+        self._waiting_bytes += sum(v.nbytes for slot in slots for v in slot.values()
+                                   if isinstance(v, np.ndarray))  # fmt: skip
         self._pending = {}
+        if len(self._waiting) >= WAIT_RECORDS or self._waiting_bytes >= WAIT_BYTES:
+            self._summarize()
+
+    def _summarize(self) -> None:
+        """Summarize the hidden layers of every waiting record (see :meth:`_record`) and
+        append the records to :attr:`rows`; the copied values are dropped."""
+        hidden, waiting = self._hidden, self._waiting
+        self._waiting, self._waiting_bytes = [], 0
+        h = len(hidden)
+        arrays, ranges, outside = [], [], []
+        for _, slots in waiting:
+            arrays += [slot.get("act", _NOTHING) for slot in slots]
+            arrays += [slot.get("pre", _NOTHING) for slot in slots]
+            ranges += [(self._act_lo, self._act_hi)] * h + [PRE_RANGE] * h
+            outside += [SATURATED.get(kind) for _, _, kind in hidden] + [None] * h
+        stats = summaries(arrays, ranges, outside)
+        for n, (row, _) in enumerate(waiting):
+            act, pre = slice(2 * h * n, 2 * h * n + h), slice(2 * h * n + h, 2 * h * (n + 1))
+            row["act_grad_norm"] = [float(v) for v in row["act_grad_norm"]]
+            row["saturated"] = stats.outside[act]
+            for prefix, part in (("act", act), ("pre", pre)):
+                row[f"{prefix}_mean"], row[f"{prefix}_std"] = stats.mean[part], stats.std[part]
+                row[f"{prefix}_pct"], row[f"{prefix}_hist"] = stats.pct[part], stats.hist[part]
+            for key, value in row.items():
+                self.rows.setdefault(key, []).append(value)
 
     # -- non-finite values ----------------------------------------------------------------------
-    def _locate_nonfinite(self) -> dict:
-        """Name the first module (forward order) whose output went non-finite at this step."""
-        event = {"step": self.step, "layer": "?", "detail": ""}
+    def _locate_nonfinite(self, step: int) -> dict:
+        """Name the first module (forward order) whose output went non-finite at ``step``."""
+        event = {"step": step, "layer": "?", "detail": ""}
         culprit = self._replay_forward()
         if culprit is not None:
             event["layer"], event["detail"] = culprit
@@ -383,10 +440,12 @@ class Monitor:
 
     # -- results ------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.rows.get("iterations", []))
+        return len(self.rows.get("iterations", [])) + len(self._waiting)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The records in koubai's format (see :mod:`koubai.diagnose`), ready for ``np.savez``."""
+        if self._waiting:
+            self._summarize()
         n_w, n_h = len(self._weights), len(self._hidden)
         out: dict[str, np.ndarray] = {}
         shapes = {"iterations": (0,), "weight_grad_present": (0, n_w)}
