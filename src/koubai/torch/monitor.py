@@ -9,17 +9,21 @@ Where each number is read, and why there:
   (pre-)hooks, and their gradients ∂L/∂a in a *tensor hook* on the output. Never full backward
   hooks: those break on ``nn.ReLU(inplace=True)`` and ``x += f(x)``.
 
-Activation hooks exist only on sampled steps (``step % every == 0``): they are added after the
-step before and removed after the sampled step, so the other steps pay for two optimizer hooks,
-the model's forward pre-hook that keeps its inputs, and one fused check that every gradient is
-finite. On the first non-finite gradient the monitor
-names the first module, in forward order, whose output went non-finite, by running the
-forward pass of that step once more on its inputs with checking hooks (random state and
-buffers put back); when every output was finite, the gradient went non-finite in the backward
-pass and it names the layer nearest the loss whose gradient did.
+Activation hooks exist only on sampled steps (``step % every == 0``): they are added in the
+optimizer pre-hook of the step before and removed in the sampled step's; the update-ratio
+post-hook is there after sampled steps only. So the other steps pay for one optimizer pre-hook
+with one fused check that every gradient is finite, and the model's forward pre-hook that keeps
+its inputs. On the first non-finite gradient the monitor names the first module, in forward
+order, whose output went non-finite, by running the forward pass of that step once more on its
+inputs with checking hooks (random state and buffers put back); when every output was finite,
+the gradient went non-finite in the backward pass and it names the layer nearest the loss
+whose gradient did.
 
-Only summaries are kept (norms, shares, percentiles, fixed-bin histograms); between steps the
-monitor holds one reference to the last batch's inputs, for that replay.
+Only summaries are kept (norms, shares, percentiles, fixed-bin histograms). Between steps the
+monitor holds one reference to the last batch's inputs, for that replay, a copy of the weights
+(for the update ratio), and the values the activation hooks copied (at most 2,048 per hidden
+layer) for the last few sampled steps, until they are summarized together (at most
+:data:`WAIT_RECORDS` steps and :data:`WAIT_BYTES` bytes).
 """
 
 from __future__ import annotations
