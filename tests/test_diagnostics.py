@@ -122,3 +122,45 @@ def test_diagnostics_are_off_by_default_in_the_engine(blobs):
         train(TrainConfig(hidden_sizes=(8,), iterations=5, batch_size=20), blobs).diagnostics
         is None
     )
+
+
+# -- summaries(): the statistics of every record, shared with koubai.torch.Monitor ----------------
+def _reference(values, lo, hi):
+    """The statistics by NumPy's own functions, NaNs left out."""
+    v = values[~np.isnan(values)]
+    edges = np.linspace(lo, hi, 51)
+    hist = np.histogram(np.clip(v, lo, hi), edges)[0]
+    return v.mean(), v.std(), np.percentile(v, PERCENTILES), hist
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_summaries_match_numpy_for_arrays_of_several_sizes_and_ranges(dtype):
+    from koubai.training.probes import summaries
+
+    rng = np.random.default_rng(3)
+    arrays = [
+        rng.normal(0, 3, (100, 40)).astype(dtype),
+        rng.uniform(size=(7, 3)).astype(dtype),
+        np.array([np.nan, 0.5, -20.0, 20.0, np.nan], dtype=dtype),  # NaNs left out, ends clipped
+    ]
+    ranges = [(-8.0, 8.0), (0.0, 1.0), (-1.0, 1.0)]
+    s = summaries(arrays, ranges, [None, (0.1, 0.9), (-1.0, 1.0)])
+    for k, (values, (lo, hi)) in enumerate(zip(arrays, ranges, strict=True)):
+        mean, std, pct, hist = _reference(values.astype(np.float64).ravel(), lo, hi)
+        assert s.mean[k] == pytest.approx(mean, rel=1e-5)
+        assert s.std[k] == pytest.approx(std, rel=1e-4)
+        np.testing.assert_allclose(s.pct[k], pct, rtol=1e-5)
+        np.testing.assert_array_equal(s.hist[k], hist)
+    assert np.isnan(s.outside[0])
+    assert s.outside[1] == pytest.approx(np.mean((arrays[1] < 0.1) | (arrays[1] > 0.9)))
+    assert s.outside[2] == pytest.approx(2 / 3)  # -20 and 20 of the three finite values
+
+
+def test_summaries_of_empty_and_all_nan_arrays_are_nan_with_an_empty_histogram():
+    from koubai.training.probes import summaries
+
+    s = summaries([np.zeros(0), np.full(4, np.nan), np.array([np.inf, 1.0])], [(0.0, 1.0)] * 3)
+    assert np.isnan(s.mean[:2]).all() and np.isnan(s.pct[:2]).all()
+    assert s.hist[:2].sum() == 0
+    assert s.hist[2].sum() == 2 and s.hist[2, -1] == 2  # +inf and 1.0 count in the last bin
+    assert s.mean[2] == np.inf

@@ -425,3 +425,36 @@ def test_the_documented_example_runs_and_finds_the_vanishing_gradient(
     out = capsys.readouterr().out
     assert "[problem] iteration 0: vanishing gradient — `0` receives 1/" in out
     assert (tmp_path / "my-diagnosis" / "report.html").exists()
+
+
+# -- what the monitor copies, and when it summarizes ---------------------------------------------
+def test_a_sample_of_a_large_layer_draws_every_unit_and_stays_small():
+    from koubai.torch._stats import SAMPLE, sample
+
+    t = torch.arange(100 * 40, dtype=torch.float32).reshape(100, 40)  # value = sample x 40 + unit
+    s = sample(t)
+    assert s.size <= SAMPLE and s.size > SAMPLE // 2
+    assert set((s % 40).astype(int).tolist()) == set(range(40))  # every unit, not every k-th
+    assert len(set((s // 40).astype(int).tolist())) > 50  # spread over the batch
+    t[0, 0] = -1.0  # a copy: a later in-place change does not reach it
+    assert s[0] == 0.0
+    small = torch.randn(16, 8)
+    np.testing.assert_array_equal(sample(small), small.numpy().ravel())
+
+
+def test_waiting_records_are_summarized_in_batches_and_when_read(data):
+    from koubai.torch.monitor import WAIT_RECORDS
+
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    mon = Monitor(model, opt, every=1)
+    x, y = data
+    for _ in range(WAIT_RECORDS + 3):
+        opt.zero_grad()
+        F.cross_entropy(model(x[:40]), y[:40]).backward()
+        opt.step()
+        assert len(mon._waiting) < WAIT_RECORDS  # never more wait
+    assert len(mon) == WAIT_RECORDS + 3 and len(mon._waiting) == 3  # 16 summarized, 3 waiting
+    r = mon.records()  # reading summarizes the rest
+    assert mon._waiting == [] and r["act_hist"].shape == (WAIT_RECORDS + 3, 3, 50)
+    mon.close()
