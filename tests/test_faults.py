@@ -340,3 +340,24 @@ def test_a_damaged_manifest_is_one_clear_error(tmp_path):
     (folder.path / ResultsFolder.MANIFEST).write_text('{"format": 1, "state": "sleeping"}')
     with pytest.raises(ResultsError, match="is not a valid manifest"):
         folder.read_manifest()
+
+
+def test_kill_9_of_a_dask_experiment_leaves_no_process(tmp_path, blobs_npz):
+    """The LocalCluster's scheduler lives in the experiment's process; its nannies and
+    workers must go with it (Dask's processes watch their parent through a pipe)."""
+    pytest.importorskip("distributed", reason='the Dask extra is not installed ("koubai[dask]")')
+    proc, out = _start(tmp_path, LONG, blobs_npz, "--workers", "2", "--executor", "dask")
+    try:
+        folder = _wait_for_rows(proc, out, 1, timeout=180)
+        tree = _descendants(proc.pid)
+        assert len(tree) >= 2  # the worker processes (and their nannies), at least
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while _alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive(tree) == set()
+    manifest = ResultsFolder(folder).read_manifest()
+    assert manifest.live_state() == "interrupted" and manifest.done < 8
