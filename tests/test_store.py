@@ -196,3 +196,16 @@ def test_runs_list_imports_no_numpy_even_when_it_reindexes(two_experiments):
     with Store() as store:
         assert store.experiment(str(a.folder.resolve()))["mtime"] == stamp
 
+
+def test_a_version_1_store_keeps_its_rows_and_gains_the_order_index(two_experiments):
+    before = [r["id"] for r in _json([])]
+    db = sqlite3.connect(default_path())
+    db.executescript("DROP INDEX runs_order; PRAGMA user_version = 1;")
+    db.close()
+    assert [r["id"] for r in _json([])] == before  # not dropped, same order
+    with Store() as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        plan = store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM runs ORDER BY created DESC, folder DESC, rowid"
+        ).fetchall()
+    assert "runs_order" in " ".join(row[-1] for row in plan)

@@ -29,7 +29,9 @@ FILE_NAME = "runs.sqlite"
 #: Columns a ``--where KEY=VALUE`` may name besides the configuration's fields.
 COLUMNS = ("experiment", "status", "dataset", "protocol", "group", "run", "key", "folder")
 
-SCHEMA_VERSION = 1
+#: Version 2 added ``runs_order``, the index ``koubai runs list`` reads its newest rows from;
+#: a version-1 store gains it and keeps its rows.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
     folder TEXT PRIMARY KEY, name TEXT, title TEXT, state TEXT, planned INTEGER,
@@ -45,6 +47,7 @@ CREATE INDEX IF NOT EXISTS runs_id ON runs(id);
 CREATE INDEX IF NOT EXISTS runs_folder ON runs(folder);
 CREATE INDEX IF NOT EXISTS runs_key ON runs(key);
 CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment);
+CREATE INDEX IF NOT EXISTS runs_order ON runs(created DESC, folder DESC);
 """
 RUN_FIELDS = (
     "id",
@@ -91,11 +94,14 @@ class Store:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                # Another layout (an older koubai): the index is rebuilt from the folders.
+            found = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if found != SCHEMA_VERSION:
+                # Version 1 lacks only an index, which SCHEMA adds. Another layout (an older
+                # koubai): the tables are made anew, empty; `koubai runs reindex` refills them.
+                drop = "DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS experiments;"
                 self.db.executescript(
-                    "BEGIN IMMEDIATE; DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS experiments;"
-                    f"{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    f"BEGIN IMMEDIATE; {'' if found == 1 else drop} {SCHEMA}"
+                    f" PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
         except (sqlite3.Error, OSError) as exc:
             raise ResultsError(f"cannot open the run store {self.path}: {exc}") from None
