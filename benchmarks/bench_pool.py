@@ -19,7 +19,8 @@ and ``koubai runs list`` is timed as a command (python start-up included), next 
 ``koubai version`` (the start-up alone) and to the store's own work (refresh + select) in
 this process.
 
-Run: ``python benchmarks/bench_pool.py [--quick] [--iterations N] [--workers W]``.
+Run: ``python benchmarks/bench_pool.py [--quick] [--iterations N] [--workers W]``; only the run
+store: ``--no-grid [--store-repeats R]``.
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def _grid(args, data, out: Path) -> dict[str, float]:
     return times
 
 
-def _store(n_runs: int, data, tmp: Path) -> dict[str, float]:
-    """Index ``n_runs`` runs (copies of one real folder) and time ``koubai runs list``."""
+def _store(n_runs: int, data, tmp: Path, repeats: int = 5) -> dict[str, float]:
+    """Index ``n_runs`` runs (copies of one real folder) and time ``koubai runs list``, each
+    command ``repeats`` times, round robin."""
     from koubai.experiments import load_spec, run_experiment
     from koubai.store import Store
 
@@ -113,19 +115,26 @@ def _store(n_runs: int, data, tmp: Path) -> dict[str, float]:
         (version, ["version"]),
         (where, ["runs", "list", "--where", "activation=sigmoid"]),
     )
-    for _ in range(5):
+    loads = [os.getloadavg()[0]]
+    for _ in range(repeats):
         for times, args in commands:
             t = time.perf_counter()
             subprocess.run([*koubai, *args], env=env, check=True, capture_output=True)
             times.append(time.perf_counter() - t)
+    loads.append(os.getloadavg()[0])
     return {
         "runs indexed": float(indexed),
         "rows listed in process": float(len(rows)),
         "reindex (s)": reindex,
         "refresh + select in process (s)": in_process,
-        "koubai runs list (s, median of 5)": statistics.median(cmd),
-        "koubai runs list --where activation=sigmoid (s)": statistics.median(where),
-        "koubai version: start-up alone (s)": statistics.median(version),
+        f"koubai runs list (s, median of {repeats})": statistics.median(cmd),
+        f"koubai runs list (s, min of {repeats})": min(cmd),
+        "koubai runs list --where activation=sigmoid (s, median)": statistics.median(where),
+        "koubai runs list --where activation=sigmoid (s, min)": min(where),
+        "koubai version: start-up alone (s, median)": statistics.median(version),
+        "koubai version: start-up alone (s, min)": min(version),
+        "load average (1 min) before the commands": loads[0],
+        "load average (1 min) after the commands": loads[1],
     }
 
 
@@ -139,6 +148,7 @@ def main(argv=None) -> None:
     p.add_argument("--no-dask", action="store_true")
     p.add_argument("--store-runs", type=int, default=10_000)
     p.add_argument("--no-grid", action="store_true", help="only the run store")
+    p.add_argument("--store-repeats", type=int, default=5, help="times each command is run")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.iterations = 1, args.iterations or 500
@@ -158,7 +168,7 @@ def main(argv=None) -> None:
                 samples.setdefault(name, []).append(t)
         if samples:
             _report(samples, loads, args.workers)
-        store = _store(args.store_runs, data, Path(tmp))
+        store = _store(args.store_runs, data, Path(tmp), args.store_repeats)
     print("\n| run store | value |\n|---|---|")
     for k, v in store.items():
         print(f"| {k} | {v:.0f} |" if v >= 100 else f"| {k} | {v:.3f} |")

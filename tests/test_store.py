@@ -2,6 +2,7 @@
 and the ``koubai runs`` commands over it."""
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -167,3 +168,44 @@ def test_two_experiments_writing_the_store_at_once(tmp_path, blobs_npz):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT folder) FROM runs").fetchone() == (12, 2)
     assert {r[0] for r in db.execute("SELECT status FROM runs")} == {"finished"}
+
+
+RUNS_LIST_IMPORTS = """
+import sys
+from koubai.cli import main
+try:
+    main(["runs", "list"])
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+print("imported:", sorted(m for m in ("numpy", "matplotlib", "koubai.engine") if m in sys.modules))
+"""
+
+
+def test_runs_list_imports_no_numpy_even_when_it_reindexes(two_experiments):
+    """``koubai runs list`` reads CSV, JSON and SQLite only: NumPy, matplotlib and the engine
+    stay out of its start-up, also when a folder changed and is read again."""
+    a, _ = two_experiments
+    summary = a.folder / ResultsFolder.SUMMARY
+    stamp = summary.stat().st_mtime + 10
+    os.utime(summary, (stamp, stamp))  # stale: the command re-indexes this folder
+    out = subprocess.run(
+        [sys.executable, "-c", RUNS_LIST_IMPORTS], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.startswith("8 runs")
+    assert out.stdout.strip().splitlines()[-1] == "imported: []"
+    with Store() as store:
+        assert store.experiment(str(a.folder.resolve()))["mtime"] == stamp
+
+
+def test_a_version_1_store_keeps_its_rows_and_gains_the_order_index(two_experiments):
+    before = [r["id"] for r in _json([])]
+    db = sqlite3.connect(default_path())
+    db.executescript("DROP INDEX runs_order; PRAGMA user_version = 1;")
+    db.close()
+    assert [r["id"] for r in _json([])] == before  # not dropped, same order
+    with Store() as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        plan = store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM runs ORDER BY created DESC, folder DESC, rowid"
+        ).fetchall()
+    assert "runs_order" in " ".join(row[-1] for row in plan)

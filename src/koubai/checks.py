@@ -10,11 +10,15 @@ import hashlib
 import math
 import re
 import unicodedata
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from koubai.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# NumPy is imported where a check needs it, not here: `koubai runs list` and the other commands
+# that never touch an array start without it.
 
 #: Languages of labels, reports and messages.
 LANGUAGES: tuple[str, ...] = ("en", "ja")
@@ -24,7 +28,21 @@ FLOAT_DTYPES: tuple[str, ...] = ("float32", "float64")
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    import numpy as np
+
+    return isinstance(value, np.integer)
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, int | float):
+        return True
+    import numpy as np
+
+    return isinstance(value, np.integer | np.floating)
 
 
 def check_int(value: Any, what: str, *, minimum: int = 0, maximum: int | None = None) -> int:
@@ -43,8 +61,7 @@ def check_number(
 ) -> float:
     """A finite real number (``"0.1"`` and ``True`` are refused), ``> 0`` or ``>= minimum``."""
     bound = " > 0" if positive else f" >= {minimum:g}" if minimum is not None else ""
-    is_number = isinstance(value, int | float | np.integer | np.floating)
-    if isinstance(value, bool) or not is_number:
+    if isinstance(value, bool) or not _is_number(value):
         raise ConfigError(f"{what} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{what} must be a finite number{bound}, got {value!r}")
@@ -62,6 +79,8 @@ def check_seed(seed: Any, what: str = "seed") -> int:
 
 def check_float_dtype(dtype: Any, what: str = "dtype") -> np.dtype:
     """``float32`` or ``float64`` (a name, a type or a ``np.dtype``) as a ``np.dtype``."""
+    import numpy as np
+
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -87,6 +106,8 @@ def check_choice(value: Any, what: str, valid) -> str:
 
 def check_numeric_dtype(dtype: Any, what: str = "dtype") -> np.dtype:
     """A float or integer NumPy dtype (a name, a type or a ``np.dtype``) as a ``np.dtype``."""
+    import numpy as np
+
     try:
         dt = np.dtype(dtype)
     except TypeError:

@@ -36,13 +36,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
 import tomli_w
 
 from koubai.checks import check_name
 from koubai.errors import ConfigError, ResultsError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# NumPy is imported by the methods that read or write arrays: the run store, which only reads
+# the CSV and JSON files, starts without it.
 
 SUMMARY_COLUMNS = [
     "run",
@@ -136,6 +141,8 @@ def summary_row(name: str, group: str, result) -> dict[str, object]:
 
 def aggregate(rows: Iterable[tuple[str, str, Any]]) -> list[dict[str, object]]:
     """Final accuracies per (group, configuration) over its seeds, in first-seen order."""
+    import numpy as np
+
     groups: dict[tuple[str, str], list] = {}
     for group, config, res in rows:
         groups.setdefault((group, config), []).append(res)
@@ -530,6 +537,8 @@ class ResultsFolder:
     def write_run(self, run: str, result, diagnostics: dict | None) -> Path:
         """A run's data files: ``metrics.csv``, ``model.npz`` and ``diagnostics.npz`` (when
         ``diagnostics``, the probe's arrays, is given). Returns the run's folder."""
+        import numpy as np
+
         folder = self.run_dir(run, create=True)
         rows = [
             (r.iteration, f"{r.loss:.6g}", f"{r.train_acc:.4f}", f"{r.test_acc:.4f}")
@@ -591,6 +600,8 @@ class ResultsFolder:
 
     @staticmethod
     def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+        import numpy as np
+
         atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
     # -- reading ----------------------------------------------------------------------------------
@@ -651,6 +662,8 @@ class ResultsFolder:
 
     def read_metrics(self, run: str) -> dict[str, np.ndarray]:
         """A run's ``metrics.csv`` as float columns keyed by :data:`METRIC_COLUMNS`."""
+        import numpy as np
+
         rows = self._read_csv(self.run_dir(run) / self.METRICS)
         return {c: np.array([float(r[c]) for r in rows]) for c in METRIC_COLUMNS}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import typer
 
 from koubai.cli._app import app, console, example, fail, user_errors
@@ -29,6 +28,8 @@ def gradcheck(
     tol: float = typer.Option(1e-6, help="Largest relative error that passes."),
 ) -> None:
     """Check back-propagation of a small float64 net against central differences."""
+    import numpy as np
+
     from koubai.engine import MLP, check_model
 
     sizes = parse_sizes(hidden)

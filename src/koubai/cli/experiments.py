@@ -22,7 +22,6 @@ from koubai.cli._app import (
 )
 from koubai.cli.engine import parse_sizes
 from koubai.errors import ConfigError
-from koubai.experiments.progress import RunProgress
 from koubai.i18n import t
 from koubai.results import ResultsFolder
 
@@ -111,6 +110,7 @@ def _run_and_report(spec, *, resume: Path | None = None, last: bool = True, **kw
     """Run (or resume) one experiment and print its table. Ctrl-C ends the command at once;
     failed runs end it after the ``last`` experiment (earlier failures are remembered)."""
     from koubai.experiments import resume_experiment, run_experiment
+    from koubai.experiments.progress import RunProgress
 
     lang = kwargs["lang"]
     if resume is not None:
