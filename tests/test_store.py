@@ -209,3 +209,31 @@ def test_a_version_1_store_keeps_its_rows_and_gains_the_order_index(two_experime
             "EXPLAIN QUERY PLAN SELECT * FROM runs ORDER BY created DESC, folder DESC, rowid"
         ).fetchall()
     assert "runs_order" in " ".join(row[-1] for row in plan)
+
+
+def test_a_store_made_by_another_process_meanwhile_is_not_made_again(two_experiments, monkeypatch):
+    """Two processes open a new store at once: both read version 0; the second to take the
+    write lock must see the first's tables (and rows) and leave them."""
+    before = [r["id"] for r in _json([])]
+    assert before
+    seen = iter([0])  # this process read "no store yet" before the other one made it
+    real = Store._version
+    monkeypatch.setattr(Store, "_version", lambda self: next(seen, None) or real(self))
+    with Store() as store:
+        assert store.db.execute("SELECT count(*) FROM runs").fetchone()[0] == len(before)
+    monkeypatch.setattr(Store, "_version", real)
+    assert [r["id"] for r in _json([])] == before
+
+
+def test_a_store_from_a_newer_koubai_is_left_alone_with_a_one_line_error(two_experiments):
+    db = sqlite3.connect(default_path())
+    db.executescript("PRAGMA user_version = 99;")
+    n = db.execute("SELECT count(*) FROM runs").fetchone()[0]
+    db.close()
+    result = runner.invoke(app, ["runs", "list"])
+    assert result.exit_code == 1
+    assert "written by a newer koubai (schema 99" in result.output
+    assert "Traceback" not in result.output
+    db = sqlite3.connect(default_path())
+    assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == n > 0
+    db.close()

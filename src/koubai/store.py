@@ -94,17 +94,40 @@ class Store:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            found = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if found != SCHEMA_VERSION:
-                # Version 1 lacks only an index, which SCHEMA adds. Another layout (an older
-                # koubai): the tables are made anew, empty; `koubai runs reindex` refills them.
-                drop = "DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS experiments;"
-                self.db.executescript(
-                    f"BEGIN IMMEDIATE; {'' if found == 1 else drop} {SCHEMA}"
-                    f" PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
+            if self._version() != SCHEMA_VERSION:
+                self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise ResultsError(f"cannot open the run store {self.path}: {exc}") from None
+
+    def _version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        """Make the tables, under the write lock, after reading the version again there: two
+        processes opening a new store at once must not both make it (the second would drop
+        the first's rows). Version 1 lacks only an index, which SCHEMA adds; an older layout
+        is made anew, empty (`koubai runs reindex` refills it); a newer one is left alone."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            found = self._version()
+            if found > SCHEMA_VERSION:
+                raise ResultsError(
+                    f"the run store {self.path} was written by a newer koubai (schema "
+                    f"{found}, this one reads {SCHEMA_VERSION}); upgrade koubai or set "
+                    "KOUBAI_HOME to another folder"
+                )
+            if found not in (0, 1, SCHEMA_VERSION):
+                self.db.execute("DROP TABLE IF EXISTS runs")
+                self.db.execute("DROP TABLE IF EXISTS experiments")
+            if found != SCHEMA_VERSION:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     @classmethod
     def open_default(cls) -> Store:
