@@ -21,7 +21,7 @@ whose gradient did.
 
 Only summaries are kept (norms, shares, percentiles, fixed-bin histograms). Between steps the
 monitor holds one reference to the last batch's inputs, for that replay, a copy of the weights
-(for the update ratio), and the values the activation hooks copied (at most 2,048 per hidden
+(for the update ratio), and the values the activation hooks copied (at most 1,024 per hidden
 layer) for the last few sampled steps, until they are summarized together (at most
 :data:`WAIT_RECORDS` steps and :data:`WAIT_BYTES` bytes).
 """
@@ -48,7 +48,7 @@ from koubai.training.probes import N_BINS, PERCENTILES, PRE_RANGE, summaries
 _NOTHING = np.zeros(0, dtype=np.float32)  # a hidden layer not called on a sampled step
 
 #: Records whose hidden-layer values wait to be summarized together (see Monitor._record):
-#: at most this many, and at most this many bytes of values (2,048 values per layer at most).
+#: at most this many, and at most this many bytes of values (1,024 values per layer at most).
 WAIT_RECORDS = 16
 WAIT_BYTES = 4 << 20
 
