@@ -19,11 +19,11 @@ inputs with checking hooks (random state and buffers put back); when every outpu
 the gradient went non-finite in the backward pass and it names the layer nearest the loss
 whose gradient did.
 
-Only summaries are kept (norms, shares, percentiles, fixed-bin histograms). Between steps the
-monitor holds one reference to the last batch's inputs, for that replay, a copy of the weights
-(for the update ratio), and the values the activation hooks copied (at most 1,024 per hidden
-layer) for the last few sampled steps, until they are summarized together (at most
-:data:`WAIT_RECORDS` steps and :data:`WAIT_BYTES` bytes).
+Only summaries are kept (norms, shares, percentiles, fixed-bin histograms). From a forward pass
+to the optimizer step the monitor holds one reference to the batch's inputs, for that replay;
+between steps, a copy of the weights (for the update ratio) and the values the activation hooks
+copied (at most 1,024 per hidden layer) for the last few sampled steps, until they are
+summarized together (at most :data:`WAIT_RECORDS` steps and :data:`WAIT_BYTES` bytes).
 """
 
 from __future__ import annotations
@@ -240,6 +240,7 @@ class Monitor:
         self.step += 1
         if self.nonfinite is None and not self._finite(optimizer):
             self.nonfinite = self._locate_nonfinite(step)
+        self._last_inputs = None  # the replay needs them until this check only
         if step % self.every == 0:
             self._remove_activation_hooks()
             self._sampled_step(step)
