@@ -56,34 +56,87 @@ def models(torch):
     return {"seed MLP 784-[40,20]-10": seed_mlp, "LeNet-sized CNN": LeNet}
 
 
-def per_step_table(steps_of: dict[tuple, list[list[float]]]) -> str:
-    """Median step times by kind, over every step of every run: plain, and with
-    ``Monitor(every=10)`` a sampled step (step % 10 == 0, but step 0) and any other step. A
-    median over thousands of steps is robust to the bursts of other processes that move the
-    whole-run times; the flushes of the waiting records (every 16 sampled steps) are in the
-    whole-run times only. The overhead these imply at ``every=10`` is
-    (9 x the other steps' extra + the sampled step's extra) / (10 x the plain step)."""
+def paired(torch, Monitor, make, batches, x, y, rounds: int) -> dict[str, float]:
+    """The monitor's cost step by step, robust to other processes: two copies of the model
+    (same weights, same batches), one plain and one with ``Monitor(every=10)``, step in
+    turns (the order swapped at every step), so that each pair of steps meets the same
+    machine. Returns the median plain step, the median extra of a sampled step (step % 10 ==
+    0) and of any other step over their plain twin, and the summarizing of waiting records
+    (every 16 sampled steps, timed apart) per step."""
+    import time
+
+    plain_t, other, sampled, summarize = [], [], [], [0.0]
+    for r in range(rounds):
+        torch.manual_seed(r)
+        a = make()
+        b = make()
+        b.load_state_dict(a.state_dict())
+        opt_a = torch.optim.SGD(a.parameters(), lr=0.1)
+        opt_b = torch.optim.SGD(b.parameters(), lr=0.1)
+        mon = Monitor(b, opt_b, every=10)
+        inner = getattr(mon, "_summarize", None)  # (koubai before it summarized in batches)
+
+        def timed(inner=inner):
+            t = time.perf_counter()
+            inner()
+            summarize[0] += time.perf_counter() - t
+
+        if inner is not None:
+            mon._summarize = timed
+        loss_fn = torch.nn.functional.cross_entropy
+        for k, i in enumerate(batches):
+            times = {}
+            for side in "ab" if k % 2 else "ba":
+                model, opt = (a, opt_a) if side == "a" else (b, opt_b)
+                t = time.perf_counter()
+                opt.zero_grad()
+                loss_fn(model(x[i]), y[i]).backward()
+                opt.step()
+                times[side] = time.perf_counter() - t
+            if k == 0:
+                continue
+            plain_t.append(times["a"])
+            (sampled if k % 10 == 0 else other).append(times["b"] - times["a"])
+        t = time.perf_counter()
+        mon.arrays()  # the records still waiting
+        summarize[0] += time.perf_counter() - t
+        mon.close()
+    n_steps = rounds * len(batches)
+    return {
+        "plain": statistics.median(plain_t),
+        "other": statistics.median(other),
+        "sampled": statistics.median(sampled),
+        "summarize": summarize[0] / n_steps,
+    }
+
+
+def paired_table(results: dict[str, dict[str, float]]) -> str:
     rows = []
-    for name in dict.fromkeys(model for model, _ in steps_of):
-        plain = [t for run in steps_of[(name, None)] for t in run[1:]]
-        runs = steps_of[(name, 10)]
-        sampled = [t for run in runs for k, t in enumerate(run) if k and k % 10 == 0]
-        other = [t for run in runs for k, t in enumerate(run) if k % 10]
-        if not (plain and sampled and other):
-            continue
-        p, s, o = (statistics.median(v) for v in (plain, sampled, other))
-        implied = (9 * (o - p) + (s - p)) / (10 * p)
+    for name, r in results.items():
+        p = r["plain"]
+        added = (9 * r["other"] + r["sampled"]) / 10 + r["summarize"]
         rows.append(
             [
                 name,
                 fmt_time(p),
-                f"{fmt_time(o)} ({fmt_time(o - p) if o >= p else '-' + fmt_time(p - o)})",
-                f"{fmt_time(s)} (+{fmt_time(s - p)})",
-                f"{100 * implied:+.1f} %",
+                f"{r['other'] * 1e6:+.1f} µs",
+                f"{r['sampled'] * 1e6:+.1f} µs",
+                f"{r['summarize'] * 1e6:+.1f} µs",
+                f"{100 * added / p:+.1f} %",
             ]
         )
-    headers = ["model", "plain step", "every=10: other step", "sampled step", "implied added"]
-    return "Median step times (every step of every run):\n" + table(headers, rows)
+    headers = [
+        "model",
+        "plain step",
+        "other step",
+        "sampled step",
+        "summarizing, per step",
+        "added at every=10",
+    ]
+    return (
+        "Paired steps (a plain twin and a monitored one, in turns; medians of the extra):\n"
+        + table(headers, rows)
+    )
 
 
 def main(argv=None) -> None:
@@ -111,7 +164,7 @@ def main(argv=None) -> None:
     noise = Noise()
     print("\n".join(machine_info(torch)))
     rows, per_record = [], []
-    steps_of: dict[tuple, list[list[float]]] = {}  # (model, every) -> per-step times, each run
+    paired_results: dict[str, dict[str, float]] = {}
     for name, make in models(torch).items():
         steps = args.iterations or (
             (300 if args.quick else 1000) if "MLP" in name else (60 if args.quick else 200)
@@ -130,15 +183,11 @@ def main(argv=None) -> None:
                 loss_fn = torch.nn.functional.cross_entropy
                 clock = time.process_time if args.cpu_time else time.perf_counter
                 start = clock()
-                ticks = [start]
                 for i in batches:
                     opt.zero_grad()
                     loss_fn(model(x[i]), y[i]).backward()
                     opt.step()
-                    ticks.append(clock())
-                seconds = ticks[-1] - start
-                pairs = zip(ticks[:-1], ticks[1:], strict=True)
-                steps_of[(name, every)].append([b - a for a, b in pairs])
+                seconds = clock() - start
                 if mon is not None:
                     mon.close()
                     if every == 10 and r == 0:
@@ -149,10 +198,10 @@ def main(argv=None) -> None:
             return once
 
         arms = {"plain": run(None), "every=10": run(10), "every=1": run(1)}
-        for every in (None, 10, 1):
-            steps_of[(name, every)] = []
         arms["plain"](0)  # warm-up
-        steps_of[(name, None)] = []
+        paired_results[name] = paired(
+            torch, Monitor, make, batches, x, y, rounds=max(1, args.repeats // 2)
+        )
         res = interleaved(arms, args.repeats, label=name)
         plain = med(res["plain"])
         for arm in ("plain", "every=10", "every=1"):
@@ -173,7 +222,7 @@ def main(argv=None) -> None:
     print(f"clock: {'process CPU time' if args.cpu_time else 'wall'}")
     print(table(headers, rows))
     print()
-    print(per_step_table(steps_of))
+    print(paired_table(paired_results))
     for name, size, n in per_record:
         print(f"{name}: the monitor keeps {size / 1024:.1f} KiB per record ({n} records)")
     print(noise.line())
