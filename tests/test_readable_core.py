@@ -154,3 +154,35 @@ def test_runner_workers_come_from_a_fork_server_and_map_shared_data():
         assert seen.n_classes == 3 and not seen.x_train.flags.writeable
     finally:
         shared.close()
+
+
+MAIN_SCRIPT = """
+import os, sys
+from concurrent.futures import ProcessPoolExecutor
+with open(sys.argv[1] if len(sys.argv) > 1 else os.environ["RUNS_LOG"], "a") as log:
+    log.write(f"{os.getpid()}\\n")  # every execution of this script, wherever it happens
+
+def pid(_):
+    return os.getpid()
+
+if __name__ == "__main__":
+    from koubai.experiments import pool
+    with ProcessPoolExecutor(2, mp_context=pool.start()) as workers:
+        seen = set(workers.map(pid, range(8)))
+    print(len(seen), "KOUBAI_FORK_SERVER_MAIN" in os.environ)
+"""
+
+
+def test_the_fork_server_runs_the_main_script_once_for_every_worker(tmp_path):
+    """A worker needs the main script's functions; the fork server runs the script once and
+    its workers inherit it, rather than each worker running it again (CPython gh-126631)."""
+    script, log = tmp_path / "main.py", tmp_path / "runs.log"
+    script.write_text(MAIN_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), str(log)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    workers, env_left = out.stdout.split()
+    assert env_left == "False"
+    # this process and the fork server: 2 whatever the number of workers (here 1 or 2)
+    assert len(log.read_text().split()) == 2, (workers, log.read_text())

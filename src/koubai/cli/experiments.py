@@ -228,6 +228,7 @@ def run(
     paper experiments, the paper's claims beside our measurements)."""
     from koubai.datasets import load
     from koubai.experiments import load_spec
+    from koubai.experiments.executors import start_early
     from koubai.papers import at_scale
 
     cluster = {"executor": executor, "scheduler": dask_scheduler}
@@ -240,8 +241,11 @@ def run(
     # every name checked before any work
     specs = [at_scale(load_spec(name), scale) for name in names]
     overrides = parse_overrides(set_)
-    for spec in specs:
-        spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
+    n_runs = [
+        len(spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs))
+        for spec in specs
+    ]
+    start_early(executor, max(n_runs), workers)  # the pool's fork server starts meanwhile
     data = load(dataset)
     say_fallback(dataset, data, lang)
     _FAILED.clear()

@@ -1,9 +1,12 @@
 """Worker processes for an experiment's runs, safe beside threads, sharing the data.
 
 The workers are started by a *fork server* (``forkserver``; ``spawn`` where there is none): a
-clean process that has imported koubai once and forks a worker per request. Unlike a plain
+clean process that has imported the training code (and the main script, see
+:mod:`koubai.experiments._preload`) once and forks a worker per request. Unlike a plain
 ``fork`` of the experiment's own process, no thread of ours (a progress bar's refresh thread,
 an evaluation thread) is copied half-way through holding a lock, which can deadlock a child.
+The runner starts the fork server (:func:`start`) before it loads the data, so that its
+imports take the other core meanwhile; a worker then starts in a few milliseconds.
 
 The data travel once, through shared memory: the parent writes each array into a
 :class:`multiprocessing.shared_memory.SharedMemory` block, and every worker maps the blocks
@@ -25,6 +28,7 @@ two mechanisms (:func:`die_with_parent`, :func:`watch_experiment`):
 from __future__ import annotations
 
 import ctypes
+import json
 import mmap
 import multiprocessing as mp
 import os
@@ -38,8 +42,14 @@ from typing import Any
 
 import numpy as np
 
-#: Modules the fork server imports once, so that each worker starts in milliseconds.
-PRELOAD = ["numpy", "koubai.training", "koubai.experiments.executors"]
+#: Modules the fork server imports once, so that each worker starts in milliseconds; the last
+#: one runs this process's main script there too (see :mod:`koubai.experiments._preload`).
+PRELOAD = [
+    "numpy",
+    "koubai.training",
+    "koubai.experiments.executors",
+    "koubai.experiments._preload",
+]
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -51,6 +61,25 @@ def context() -> mp.context.BaseContext:
         ctx.set_forkserver_preload(PRELOAD)
         return ctx
     return mp.get_context("spawn")
+
+
+def start() -> mp.context.BaseContext:
+    """:func:`context`, with its fork server started now: it imports :data:`PRELOAD` in its own
+    process while this one goes on (loading the data, say), and the first worker then starts
+    in milliseconds. Starting it twice, or with threads running, is harmless."""
+    ctx = context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver, spawn
+
+        from koubai.experiments._preload import ENV
+
+        main = spawn.get_preparation_data("koubai").get("init_main_from_path")
+        os.environ[ENV] = json.dumps({"path": main, "argv": sys.argv})
+        try:  # a fork server that starts now takes it from its environment
+            forkserver.ensure_running()
+        finally:
+            os.environ.pop(ENV, None)
+    return ctx
 
 
 @dataclass
