@@ -6,8 +6,9 @@ iterations of batch 100, accuracy on the 10k test set and the batch every 10 ite
 * koubai parallel — the 6 runs of ``koubai.training.train`` in a ``ProcessPoolExecutor`` with one
   worker per core and 1 BLAS thread per worker (threadpoolctl), started as koubai's runner
   starts them (:mod:`koubai.experiments.pool`: a preloaded fork server, started while the
-  data are loaded, and the data mapped from shared memory); the copy into shared memory and
-  the workers' start are timed too (the runner does not wait for idle workers to exit);
+  data are loaded, and the data prepared straight into shared memory as the runner prepares
+  them); the pool's start is timed too (not the idle workers' exit, which the runner does not
+  wait for);
 * koubai sequential — the same runs one after another in this process (``--threads`` BLAS);
 * course (float64) — the course notebook's loop (``course_reference``), one run after another,
   as a student runs the notebook's cells;
@@ -32,7 +33,7 @@ import _common as C
 import course_reference as course
 
 from koubai import datasets
-from koubai.experiments import pool
+from koubai.experiments import executors, pool
 from koubai.training import TrainConfig, train
 
 GRID = [(act, init) for act in ("sigmoid", "relu") for init in ("gauss", "xavier", "he")]
@@ -154,10 +155,11 @@ def main(argv=None) -> list[C.Target]:
         torch,
         why,
     )
-    pool.start()  # as koubai's runner does: the fork server starts while the data are loaded
-    ds = datasets.load(args.dataset)
+    with executors.loading_for_pool("local", len(GRID), args.workers):  # as koubai's runner
+        in_shared_memory = datasets.load(args.dataset)
+    ds = datasets.load(args.dataset)  # the same data, in private memory, for the others
     fast = {
-        "koubai parallel": koubai_parallel(args, ds),
+        "koubai parallel": koubai_parallel(args, in_shared_memory),
         "koubai sequential": koubai_sequential(args, ds),
     }
     slow = {"course (float64) sequential": course_sequential(args, ds)}

@@ -228,7 +228,7 @@ def run(
     paper experiments, the paper's claims beside our measurements)."""
     from koubai.datasets import load
     from koubai.experiments import load_spec
-    from koubai.experiments.executors import start_early
+    from koubai.experiments.executors import loading_for_pool
     from koubai.papers import at_scale
 
     cluster = {"executor": executor, "scheduler": dask_scheduler}
@@ -245,8 +245,8 @@ def run(
         len(spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs))
         for spec in specs
     ]
-    start_early(executor, max(n_runs), workers)  # the pool's fork server starts meanwhile
-    data = load(dataset)
+    with loading_for_pool(executor, max(n_runs), workers):
+        data = load(dataset)
     say_fallback(dataset, data, lang)
     _FAILED.clear()
     for k, spec in enumerate(specs):
