@@ -150,7 +150,7 @@ class Noise:
         except (OSError, ValueError):
             busy = float("nan")
         t = os.times()
-        own = t.user + t.system + t.children_user + t.children_system
+        own = t.user + t.system + t.children_user + t.children_system + _descendants_cpu()
         return time.perf_counter(), busy, own
 
     def share(self) -> float:
@@ -165,6 +165,27 @@ class Noise:
             return "noise: unknown (no /proc/stat)"
         warn = "  <- noisy: rerun on a quiet machine" if s > 0.1 else ""
         return f"noise: other processes used {100 * s:.0f} % of the CPU during the run{warn}"
+
+
+def _descendants_cpu() -> float:
+    """CPU seconds of this process's live descendants, with the processes they reaped. A fork
+    server's workers are not our children: ``os.times()`` never counts them, and without this
+    their work would show as other processes' noise."""
+    parents, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # gone meanwhile
+            continue
+        pid = int(stat.parent.name)
+        parents.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    total, todo = 0, list(parents.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0)
+        todo += parents.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # -- timing ----------------------------------------------------------------------------------

@@ -154,3 +154,72 @@ def test_runner_workers_come_from_a_fork_server_and_map_shared_data():
         assert seen.n_classes == 3 and not seen.x_train.flags.writeable
     finally:
         shared.close()
+
+
+MAIN_SCRIPT = """
+import os, sys
+from concurrent.futures import ProcessPoolExecutor
+with open(sys.argv[1] if len(sys.argv) > 1 else os.environ["RUNS_LOG"], "a") as log:
+    log.write(f"{os.getpid()}\\n")  # every execution of this script, wherever it happens
+
+def pid(_):
+    return os.getpid()
+
+if __name__ == "__main__":
+    from koubai.experiments import pool
+    with ProcessPoolExecutor(2, mp_context=pool.start()) as workers:
+        seen = set(workers.map(pid, range(8)))
+    print(len(seen), "KOUBAI_FORK_SERVER_MAIN" in os.environ)
+"""
+
+
+def test_the_fork_server_runs_the_main_script_once_for_every_worker(tmp_path):
+    """A worker needs the main script's functions; the fork server runs the script once and
+    its workers inherit it, rather than each worker running it again (CPython gh-126631)."""
+    script, log = tmp_path / "main.py", tmp_path / "runs.log"
+    script.write_text(MAIN_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), str(log)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    workers, env_left = out.stdout.split()
+    assert env_left == "False"
+    # this process and the fork server: 2 whatever the number of workers (here 1 or 2)
+    assert len(log.read_text().split()) == 2, (workers, log.read_text())
+
+
+def test_data_prepared_in_shared_memory_are_the_same_and_the_pool_copies_nothing():
+    import gc
+    import os
+
+    from koubai.datasets import from_arrays
+    from koubai.experiments import pool
+
+    rng = np.random.default_rng(0)
+    arrays = (
+        rng.integers(0, 256, (3000, 6, 6), dtype=np.uint8),  # several slices of _ROWS rows
+        np.arange(3000) % 4,
+        rng.integers(0, 256, (50, 6, 6), dtype=np.uint8),
+        np.arange(50) % 4,
+    )
+    plain = from_arrays(*arrays)
+    with pool.data_in_shared_memory():
+        shared = from_arrays(*arrays)
+    for key in pool.ARRAYS:
+        np.testing.assert_array_equal(getattr(shared, key), getattr(plain, key), strict=True)
+    assert not shared.x_train.flags.writeable and not shared.x_test.flags.writeable
+    blocks = pool.SharedArrays(shared)
+    try:
+        assert len(blocks._blocks) == 2  # the labels only: the inputs are the dataset's own
+        seen = pool.attach(blocks.handle)
+        np.testing.assert_array_equal(seen.x_train, plain.x_train)
+        np.testing.assert_array_equal(seen.x_test, plain.x_test)
+        assert not seen.x_train.flags.writeable and not seen.x_test.flags.writeable
+        names = [blocks.handle["arrays"][k][0] for k in ("x_train", "x_test")]
+    finally:
+        blocks.close()
+    if os.path.isdir("/dev/shm"):
+        assert all(os.path.exists(f"/dev/shm/{n}") for n in names)
+        del seen, shared, blocks
+        gc.collect()
+        assert not any(os.path.exists(f"/dev/shm/{n}") for n in names)  # freed with the data

@@ -228,6 +228,7 @@ def run(
     paper experiments, the paper's claims beside our measurements)."""
     from koubai.datasets import load
     from koubai.experiments import load_spec
+    from koubai.experiments.executors import loading_for_pool
     from koubai.papers import at_scale
 
     cluster = {"executor": executor, "scheduler": dask_scheduler}
@@ -240,9 +241,12 @@ def run(
     # every name checked before any work
     specs = [at_scale(load_spec(name), scale) for name in names]
     overrides = parse_overrides(set_)
-    for spec in specs:
-        spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
-    data = load(dataset)
+    n_runs = [
+        len(spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs))
+        for spec in specs
+    ]
+    with loading_for_pool(executor, max(n_runs), workers):
+        data = load(dataset)
     say_fallback(dataset, data, lang)
     _FAILED.clear()
     for k, spec in enumerate(specs):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,23 @@ __all__ = ["Dataset", "Preparation", "RawData", "from_arrays", "prepare"]
 
 #: Labels shown when some are wrong.
 SHOW_LABELS = 5
+
+
+def in_memory(x: np.ndarray, dtype: np.dtype, scale: float | None) -> np.ndarray:
+    """``x`` as a new array of ``dtype``, divided by ``scale`` unless it is None."""
+    out = x.astype(dtype, copy=True)
+    if scale is not None:
+        out /= dtype.type(scale)
+    return out
+
+
+#: How :func:`prepare` makes a split's inputs from the raw images, ``make(x, dtype, scale)`` as
+#: :func:`in_memory`, which is the default; the local pool of :mod:`koubai.experiments` swaps in
+#: one that writes them straight into shared memory
+#: (:func:`koubai.experiments.pool.data_in_shared_memory`).
+MAKE_INPUTS: ContextVar[Callable[[np.ndarray, np.dtype, float | None], np.ndarray]] = ContextVar(
+    "koubai_make_inputs", default=in_memory
+)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -231,9 +250,8 @@ def prepare(raw: RawData, *, name: str, prep: Preparation | None = None, **optio
             idx = stratified_choice(y, k, np.random.default_rng(seq))
             x, y = x[idx], y[idx]
         x = x.reshape(len(x), -1) if p.flatten else x.reshape(len(x), *raw.image_shape)
-        x = x.astype(dt, copy=True)
-        if p.normalize and raw.pixel_max is not None:
-            x /= dt.type(raw.pixel_max)
+        scale = raw.pixel_max if p.normalize and raw.pixel_max is not None else None
+        x = MAKE_INPUTS.get()(x, dt, scale)
         y = y.astype(np.int64, copy=True)
         if p.one_hot:
             y = np.eye(raw.n_classes, dtype=dt)[y]

@@ -143,10 +143,10 @@ def draw_figures(
             if on_progress:
                 on_progress(k, len(jobs))
         return written
-    from koubai.experiments.pool import context
+    from koubai.experiments.pool import start
 
     written = []
-    with ProcessPoolExecutor(n, mp_context=context()) as pool:
+    with ProcessPoolExecutor(n, mp_context=start()) as pool:
         futures = [pool.submit(draw_one, str(folder.path), job, lang) for job in jobs]
         for k, fut in enumerate(as_completed(futures), 1):
             written.append(fut.result())
