@@ -168,7 +168,7 @@ def data_in_shared_memory() -> Iterator[None]:
     fresh pages, which the load pays once either way). A block is freed with its array."""
     from koubai.datasets._dataset import MAKE_INPUTS
 
-    if not hasattr(shared_memory.SharedMemory, "_fd"):  # no file to map read-only (Windows)
+    if os.name != "posix":  # no file to map read-only (Windows): copied in, as other data
         yield
         return
     token = MAKE_INPUTS.set(_make_shared)
