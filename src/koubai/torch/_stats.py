@@ -72,12 +72,7 @@ def dead_share(t: torch.Tensor):
     """Share of units (features; channels x positions) that are ≤ 0 on every sample of the
     batch: counted on the whole tensor, not a sample. A float on the CPU, else a 0-d tensor."""
     units = t.detach().reshape(t.shape[0], -1) if t.ndim > 1 else t.detach().reshape(1, -1)
-    if units.device.type == "cpu" and units.dtype in (torch.float32, torch.float64):
+    if units.device.type == "cpu" and units.dtype in _NUMPY:
         top = units.numpy().max(axis=0)
         return float(np.count_nonzero(top <= 0)) / top.shape[0]
     return (units.amax(dim=0) <= 0).float().mean()
-
-
-#: The outputs that count as saturated, as (below, above): ``|σ(x) − 0.5| > 0.49`` and
-#: ``|tanh x| > 0.97``, as koubai's NumPy engine counts them.
-SATURATED = {"sigmoid": (0.01, 0.99), "tanh": (-0.97, 0.97)}

@@ -42,8 +42,8 @@ from torch import nn
 from koubai.checks import check_int, check_language
 from koubai.diagnose import Finding, Thresholds, diagnose, format_findings
 from koubai.errors import ConfigError
-from koubai.torch._stats import ACTIVATION_KINDS, SATURATED, act_range, dead_share, sample
-from koubai.training.probes import N_BINS, PERCENTILES, PRE_RANGE, summaries
+from koubai.torch._stats import ACTIVATION_KINDS, act_range, dead_share, sample
+from koubai.training.probes import N_BINS, PERCENTILES, PRE_RANGE, SATURATED, summaries
 
 _NOTHING = np.zeros(0, dtype=np.float32)  # a hidden layer not called on a sampled step
 

@@ -42,6 +42,9 @@ ACT_RANGES = {
     "leaky_relu": (-0.5, 4.0),
 }
 ACTIVATION_LAYERS = (Sigmoid, Tanh, ReLU, LeakyReLU)
+#: The outputs that count as saturated, as (below, above): ``|σ(x) − 0.5| > 0.49`` and
+#: ``|tanh x| > 0.97``; koubai's probes and :class:`koubai.torch.Monitor` both count these.
+SATURATED = {"sigmoid": (0.01, 0.99), "tanh": (-0.97, 0.97)}
 
 
 _Q = np.asarray(PERCENTILES, dtype=np.float64) / 100.0
@@ -191,12 +194,13 @@ class Diagnostics:
         acts = [trace[i] for i in self.hidden]
         pres = [self._pre_activation(net, trace, i) for i in self.hidden]
         h = len(acts)
-        stats = summaries(acts + pres, [self.act_range] * h + [PRE_RANGE] * h)
+        ranges = [self.act_range] * h + [PRE_RANGE] * h
+        stats = summaries(acts + pres, ranges, [SATURATED.get(self.activation)] * h + [None] * h)
         for prefix, part in (("act", slice(0, h)), ("pre", slice(h, 2 * h))):
             mean, std, pct, hist = (s[part] for s in stats[:4])
             row[f"{prefix}_mean"], row[f"{prefix}_std"] = mean.tolist(), std.tolist()
             row[f"{prefix}_pct"], row[f"{prefix}_hist"] = list(pct), list(hist)
-        row["saturated"] = [self._saturated(a) for a in acts]
+        row["saturated"] = stats.outside[:h].tolist()
         row["dead"] = [self._dead(a) for a in acts]
         row["zero_share"] = [float(np.mean(a == 0)) for a in acts]
         row["never_active"] = [float(np.mean(np.all(a == 0, axis=0))) for a in acts]
@@ -211,13 +215,6 @@ class Diagnostics:
         # The nonlinearity's input is the output of the layer before it (affine or batch norm);
         # dropout comes after the activation (MLP builds it so), never between the two.
         return trace[i - 1]
-
-    def _saturated(self, a: np.ndarray) -> float:
-        if self.activation == "sigmoid":
-            return float(np.mean(np.abs(a - 0.5) > 0.49))
-        if self.activation == "tanh":
-            return float(np.mean(np.abs(a) > 0.97))
-        return float("nan")
 
     def _dead(self, a: np.ndarray) -> float:
         if self.activation in ("relu", "leaky_relu"):
