@@ -113,6 +113,25 @@ def _wait_for_rows(proc: subprocess.Popen, out: Path, n: int, timeout: float = 1
     raise AssertionError("no run finished in time")
 
 
+def _kill_9_after_one_run(tmp_path: Path, data: Path, *args: str, min_processes: int) -> Path:
+    """Start LONG on two workers, kill -9 the experiment once a run has finished, and check
+    that none of its processes (at least ``min_processes``) is alive 5 s later; the folder."""
+    proc, out = _start(tmp_path, LONG, data, "--workers", "2", *args)
+    try:
+        folder = _wait_for_rows(proc, out, 1, timeout=180)
+        tree = _descendants(proc.pid)
+        assert len(tree) >= min_processes
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while _alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive(tree) == set()
+    return folder
+
+
 def _same_results(a: Path, b: Path) -> None:
     """Two folders hold the same runs with the same numbers (all but the seconds)."""
     rows_a, rows_b = _rows(a / "summary.csv"), _rows(b / "summary.csv")
@@ -197,19 +216,8 @@ def test_resume_after_ctrl_c_gives_the_uninterrupted_results(tmp_path, blobs, wo
 
 
 def test_kill_9_leaves_no_process_and_resume_completes_it(tmp_path, blobs_npz):
-    proc, out = _start(tmp_path, LONG, blobs_npz, "--workers", "2")
-    try:
-        folder = _wait_for_rows(proc, out, 1)
-        tree = _descendants(proc.pid)
-        assert len(tree) >= 3  # the fork server and two workers, at least
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    deadline = time.monotonic() + 5
-    while _alive(tree) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _alive(tree) == set()
+    # the fork server and two workers, at least
+    folder = _kill_9_after_one_run(tmp_path, blobs_npz, min_processes=3)
     manifest = ResultsFolder(folder).read_manifest()
     assert manifest.state == "running" and manifest.live_state() == "interrupted"
     assert manifest.done < 8
@@ -346,18 +354,7 @@ def test_kill_9_of_a_dask_experiment_leaves_no_process(tmp_path, blobs_npz):
     """The LocalCluster's scheduler lives in the experiment's process; its nannies and
     workers must go with it (Dask's processes watch their parent through a pipe)."""
     pytest.importorskip("distributed", reason='the Dask extra is not installed ("koubai[dask]")')
-    proc, out = _start(tmp_path, LONG, blobs_npz, "--workers", "2", "--executor", "dask")
-    try:
-        folder = _wait_for_rows(proc, out, 1, timeout=180)
-        tree = _descendants(proc.pid)
-        assert len(tree) >= 2  # the worker processes (and their nannies), at least
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    deadline = time.monotonic() + 5
-    while _alive(tree) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _alive(tree) == set()
+    # the worker processes (and their nannies), at least
+    folder = _kill_9_after_one_run(tmp_path, blobs_npz, "--executor", "dask", min_processes=2)
     manifest = ResultsFolder(folder).read_manifest()
     assert manifest.live_state() == "interrupted" and manifest.done < 8
