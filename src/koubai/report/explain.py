@@ -108,7 +108,8 @@ def run_sentences(f: RunFacts, classes: int, lang: str) -> list[str]:
     if last < TINY_GRADIENT:
         out.append(t("explain.tiny", lang, norm=f"{last:.1e}"))
     if f.activation in ("sigmoid", "tanh"):
-        top = float(np.nanmax(d["saturated"])) if d["saturated"].size else 0.0
+        sat = d["saturated"]
+        top = float(np.nanmax(sat)) if np.isfinite(sat).any() else 0.0  # NaN: no finite value
         if top >= SATURATION_LOW:
             out.append(t("explain.saturation_high", lang, share=fmt_share(top)))
         elif start < VANISHING_RATIO:
