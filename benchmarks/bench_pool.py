@@ -3,7 +3,7 @@ local pool, and on a Dask LocalCluster; then ``koubai runs list`` over 10,000 in
 
 Contenders for the grid (every one through ``koubai.experiments``, figures off, same seeds):
 
-* **one process, one thread** — the runs one after another in this process, each exactly as a
+* **one process, one thread** — the runs one after another in one process, each exactly as a
   pool worker runs it (``executors.execute_run``: evaluation inline, one BLAS thread, files
   written): the baseline of parallel efficiency = T_one / (workers x T_pool);
 * **koubai serial** — ``run_experiment(workers=1)``: koubai's default in one process, which
@@ -12,8 +12,11 @@ Contenders for the grid (every one through ``koubai.experiments``, figures off, 
 * **Dask LocalCluster** — ``run_experiment(executor="dask", workers=W)``, cluster start and
   stop included.
 
-Contenders run round robin, repeat r with the same seeds; medians are reported with min-max,
-and the load average before each repeat (other processes on the machine slow every contender).
+Each contender runs in a fresh Python process and is timed from the data's loading (from
+koubai's cache) to its last file: it pays its own start-up (a fork server, a cluster, importing
+Dask) and inherits nobody's. Contenders run round robin, repeat r with the same seeds; medians
+are reported with min-max, and the load average before each repeat (other processes on the
+machine slow every contender).
 Then 10,000 runs are indexed (copies of one real experiment folder, summary and manifest only)
 and ``koubai runs list`` is timed as a command (python start-up included), next to
 ``koubai version`` (the start-up alone) and to the store's own work (refresh + select) in
@@ -37,44 +40,65 @@ from pathlib import Path
 
 import _common as C
 
+CONTENDERS = ("one", "serial", "pool", "dask")
 
-def _grid(args, data, out: Path) -> dict[str, float]:
-    """One repeat of every contender; returns seconds per contender."""
-    from threadpoolctl import threadpool_limits
 
-    from koubai.experiments import executors, load_spec, run_experiment
-    from koubai.experiments.runner import _Job
-    from koubai.results import ResultsFolder
+def _names(workers: int) -> dict[str, str]:
+    return {
+        "one": "one process, one thread",
+        "serial": "koubai serial (helper thread)",
+        "pool": f"local pool, {workers} workers",
+        "dask": f"Dask LocalCluster, {workers} workers",
+    }
+
+
+def _contender(kind: str, dataset: str, iterations: int | None, workers: int, out: Path) -> float:
+    """One contender, in this (fresh) process: seconds from the data's loading to the last
+    file, every start-up cost of its own included (fork server, cluster, importing Dask)."""
+    from koubai.experiments import load_spec, run_experiment
 
     spec = load_spec("vanishing")
-    over = {"iterations": args.iterations} if args.iterations else None
-    runs = spec.resolve(overrides=over)
-    times: dict[str, float] = {}
-    kw = {"dataset": data, "overrides": over, "figures": False}
+    over = {"iterations": iterations} if iterations else None
+    kw = {"dataset": dataset, "overrides": over, "figures": False, "out_dir": out}
+    t = time.perf_counter()
+    if kind == "one":
+        from threadpoolctl import threadpool_limits
 
-    def one_thread() -> None:
+        from koubai.datasets import load
+        from koubai.experiments import executors
+        from koubai.experiments.runner import _Job
+        from koubai.results import ResultsFolder
+
+        data = load(dataset)
         job = _Job(ResultsFolder.create(out, "one-thread"), "en", False)
         with threadpool_limits(1):
-            for run in runs:
+            for run in spec.resolve(overrides=over):
                 assert not isinstance(executors.execute_run(run, data, job), executors.Failed)
+    elif kind == "serial":
+        run_experiment(spec, workers=1, **kw)
+    else:
+        executor = "dask" if kind == "dask" else "local"
+        result = run_experiment(spec, workers=workers, executor=executor, **kw)
+        assert result.status == "finished", result.status
+    return time.perf_counter() - t
 
-    contenders = {
-        "one process, one thread": one_thread,
-        "koubai serial (helper thread)": lambda: run_experiment(spec, out_dir=out, workers=1, **kw),
-        f"local pool, {args.workers} workers": lambda: run_experiment(
-            spec, out_dir=out, workers=args.workers, **kw
-        ),
-    }
-    if not args.no_dask:
-        contenders[f"Dask LocalCluster, {args.workers} workers"] = lambda: run_experiment(
-            spec, out_dir=out, workers=args.workers, executor="dask", **kw
-        )
-    for name, fn in contenders.items():
+
+def _grid(args, out: Path) -> dict[str, float]:
+    """One repeat of every contender, each in a fresh Python process (no contender inherits
+    another's fork server, cluster or imports); returns seconds per contender."""
+    names = _names(args.workers)
+    times: dict[str, float] = {}
+    for kind in CONTENDERS:
+        if kind == "dask" and args.no_dask:
+            continue
         time.sleep(0.25)
-        t = time.perf_counter()
-        fn()
-        times[name] = time.perf_counter() - t
-        print(f"  {name}: {times[name]:.1f} s", file=sys.stderr)
+        cmd = [sys.executable, __file__, "--contender", kind, "--dataset", args.dataset]
+        cmd += ["--workers", str(args.workers), "--out", str(out / kind)]
+        if args.iterations:
+            cmd += ["--iterations", str(args.iterations)]
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        times[names[kind]] = float(done.stdout.split()[-1])
+        print(f"  {names[kind]}: {times[names[kind]]:.1f} s", file=sys.stderr)
     return times
 
 
@@ -149,7 +173,13 @@ def main(argv=None) -> None:
     p.add_argument("--store-runs", type=int, default=10_000)
     p.add_argument("--no-grid", action="store_true", help="only the run store")
     p.add_argument("--store-repeats", type=int, default=5, help="times each command is run")
+    p.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.contender:  # one contender, in a process of its own (see _grid)
+        t = _contender(args.contender, args.dataset, args.iterations, args.workers, args.out)
+        print(f"{t:.3f}")
+        return
     if args.quick:
         args.repeats, args.iterations = 1, args.iterations or 500
     from koubai.datasets import load
@@ -164,7 +194,7 @@ def main(argv=None) -> None:
         for r in range(0 if args.no_grid else args.repeats):
             loads.append(os.getloadavg()[0])
             print(f"repeat {r + 1}/{args.repeats} (load average {loads[-1]:.1f})", file=sys.stderr)
-            for name, t in _grid(args, data, Path(tmp) / f"r{r}").items():
+            for name, t in _grid(args, Path(tmp) / f"r{r}").items():
                 samples.setdefault(name, []).append(t)
         if samples:
             _report(samples, loads, args.workers)

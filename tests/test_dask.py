@@ -72,3 +72,22 @@ def test_without_dask_the_executor_says_what_to_install(tmp_path, blobs_npz, mon
     assert not (tmp_path / "o").exists()
     other = runner.invoke(app, ["run", "vanishing", "--dask-scheduler", "tcp://x:1"])
     assert other.exit_code == 1 and "executor 'dask'" in other.output
+
+
+def test_the_local_clusters_workers_come_from_the_fork_server():
+    """Forked from koubai's fork server (Dask, NumPy and the training code imported there
+    once), not spawned afresh, each importing all of it again."""
+    import os
+    from multiprocessing import forkserver
+
+    from koubai.experiments import cluster
+
+    client, local = cluster._client(2, None)
+    try:
+        parents = set(client.run(os.getppid).values())
+        loaded = set(client.run(lambda: "koubai.training" in sys.modules).values())
+    finally:
+        client.close()
+        local.close()
+    assert parents == {forkserver._forkserver._forkserver_pid}
+    assert loaded == {True}

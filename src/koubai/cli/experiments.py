@@ -245,7 +245,7 @@ def run(
         len(spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs))
         for spec in specs
     ]
-    with loading_for_pool(executor, max(n_runs), workers):
+    with loading_for_pool(executor, max(n_runs), workers, dask_scheduler):
         data = load(dataset)
     say_fallback(dataset, data, lang)
     _FAILED.clear()

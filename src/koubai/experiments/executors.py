@@ -263,11 +263,19 @@ def default_workers(n_runs: int, workers: int | None) -> int:
 
 
 @contextlib.contextmanager
-def loading_for_pool(executor: str, n_runs: int, workers: int | None) -> Iterator[None]:
+def loading_for_pool(
+    executor: str, n_runs: int, workers: int | None, scheduler: str | None = None
+) -> Iterator[None]:
     """Wrap the loading of the data when the local pool will train the runs: its fork server
     starts now (it imports the training code on the other core meanwhile: ~0.2 s off the
     pool's start), and datasets loaded in the block are prepared straight into shared memory,
-    where the workers map them (nothing left to copy). Elsewhere, nothing changes."""
+    where the workers map them (nothing left to copy). For a Dask ``LocalCluster``, the fork
+    server its workers will come from starts now (:func:`koubai.experiments.cluster.prepare`).
+    Elsewhere, nothing changes."""
+    if executor == "dask":
+        from koubai.experiments.cluster import prepare
+
+        prepare(scheduler)
     if executor != "local" or default_workers(n_runs, workers) <= 1:
         yield
         return

@@ -39,7 +39,7 @@ import signal
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from typing import Any
@@ -60,20 +60,22 @@ ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 MAPPED = ("x_train",)
 
 
-def context() -> mp.context.BaseContext:
-    """The multiprocessing context the runs use: ``forkserver`` (preloaded), else ``spawn``."""
+def context(extra: Sequence[str] = ()) -> mp.context.BaseContext:
+    """The multiprocessing context the runs use: ``forkserver`` (preloaded with
+    :data:`PRELOAD`, and ``extra`` modules before the last one), else ``spawn``."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
+        ctx.set_forkserver_preload([*PRELOAD[:-1], *extra, PRELOAD[-1]])
         return ctx
     return mp.get_context("spawn")
 
 
-def start() -> mp.context.BaseContext:
-    """:func:`context`, with its fork server started now: it imports :data:`PRELOAD` in its own
-    process while this one goes on (loading the data, say), and the first worker then starts
-    in milliseconds. Starting it twice, or with threads running, is harmless."""
-    ctx = context()
+def start(extra: Sequence[str] = ()) -> mp.context.BaseContext:
+    """:func:`context`, with its fork server started now: it imports :data:`PRELOAD` (and
+    ``extra``) in its own process while this one goes on (loading the data, say), and the first
+    worker then starts in milliseconds. Starting it twice, or with threads running, is harmless
+    (a fork server that runs already keeps the modules it started with)."""
+    ctx = context(extra)
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver, spawn
 

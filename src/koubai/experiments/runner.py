@@ -168,7 +168,7 @@ def run_experiment(
     lang = check_language(lang) if lang is not None else default_language()
     runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     _check_executor(executor, scheduler, workers)
-    with executors.loading_for_pool(executor, len(runs), workers):
+    with executors.loading_for_pool(executor, len(runs), workers, scheduler):
         data = _load_data(dataset)
     _check_runs(runs, data)
     folder = ResultsFolder.create(out_dir, spec.name)
@@ -243,7 +243,7 @@ def resume_experiment(
     lang = check_language(lang) if lang is not None else default_language()
     _check_executor(executor, scheduler, workers)
     runs = _runs_of(results)
-    with executors.loading_for_pool(executor, len(manifest.todo()), workers):
+    with executors.loading_for_pool(executor, len(manifest.todo()), workers, scheduler):
         data = _resume_data(dataset, str(doc.get("dataset", "auto")), results)
     _check_same_runs(runs, manifest, data.name, results)
     _check_runs(runs, data)
