@@ -60,12 +60,13 @@ def paired(torch, Monitor, make, batches, x, y, rounds: int) -> dict[str, float]
     """The monitor's cost step by step, robust to other processes: two copies of the model
     (same weights, same batches), one plain and one with ``Monitor(every=10)``, step in
     turns (the order swapped at every step), so that each pair of steps meets the same
-    machine. Returns the median plain step, the median extra of a sampled step (step % 10 ==
-    0) and of any other step over their plain twin, and the summarizing of waiting records
-    (every 16 sampled steps, timed apart) per step."""
+    machine. Returns the median plain step; the median extra over the plain twin of a sampled
+    step (step % 10 == 0), of the step before one (step % 10 == 9: the activation hooks are
+    added in its optimizer step) and of any other step; and the summarizing of waiting
+    records (every 16 sampled steps, timed apart) per step."""
     import time
 
-    plain_t, other, sampled, summarize = [], [], [], [0.0]
+    plain_t, other, before, sampled, summarize = [], [], [], [], [0.0]
     for r in range(rounds):
         torch.manual_seed(r)
         a = make()
@@ -96,7 +97,8 @@ def paired(torch, Monitor, make, batches, x, y, rounds: int) -> dict[str, float]
             if k == 0:
                 continue
             plain_t.append(times["a"])
-            (sampled if k % 10 == 0 else other).append(times["b"] - times["a"])
+            kind = {0: sampled, 9: before}.get(k % 10, other)
+            kind.append(times["b"] - times["a"])
         t = time.perf_counter()
         mon.arrays()  # the records still waiting
         summarize[0] += time.perf_counter() - t
@@ -105,6 +107,7 @@ def paired(torch, Monitor, make, batches, x, y, rounds: int) -> dict[str, float]
     return {
         "plain": statistics.median(plain_t),
         "other": statistics.median(other),
+        "before": statistics.median(before),
         "sampled": statistics.median(sampled),
         "summarize": summarize[0] / n_steps,
     }
@@ -114,12 +117,13 @@ def paired_table(results: dict[str, dict[str, float]]) -> str:
     rows = []
     for name, r in results.items():
         p = r["plain"]
-        added = (9 * r["other"] + r["sampled"]) / 10 + r["summarize"]
+        added = (8 * r["other"] + r["before"] + r["sampled"]) / 10 + r["summarize"]
         rows.append(
             [
                 name,
                 fmt_time(p),
                 f"{r['other'] * 1e6:+.1f} µs",
+                f"{r['before'] * 1e6:+.1f} µs",
                 f"{r['sampled'] * 1e6:+.1f} µs",
                 f"{r['summarize'] * 1e6:+.1f} µs",
                 f"{100 * added / p:+.1f} %",
@@ -129,6 +133,7 @@ def paired_table(results: dict[str, dict[str, float]]) -> str:
         "model",
         "plain step",
         "other step",
+        "step before a sampled one",
         "sampled step",
         "summarizing, per step",
         "added at every=10",

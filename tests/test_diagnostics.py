@@ -164,3 +164,14 @@ def test_summaries_of_empty_and_all_nan_arrays_are_nan_with_an_empty_histogram()
     assert s.hist[:2].sum() == 0
     assert s.hist[2].sum() == 2 and s.hist[2, -1] == 2  # +inf and 1.0 count in the last bin
     assert s.mean[2] == np.inf
+
+
+def test_long_layer_names_are_shortened_and_stay_distinct():
+    from koubai.report.diagnostics import NAME_LIMIT, short_names
+
+    dotted = ["encoder.layers.11.attention.output.dense", "head"]
+    assert short_names(dotted) == ["encoder.lay…output.dense", "head"]
+    alike = [f"block_{k}_with_a_rather_long_descriptive_name" for k in range(3)]
+    labels = short_names(alike)
+    assert len(set(labels)) == 3 and labels[0].startswith("1: ")
+    assert all(len(label) <= NAME_LIMIT + 3 for label in labels)

@@ -147,3 +147,58 @@ def test_static_figures_without_javascript(browser, reports):
         assert fetched == []
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def monitor_reports(tmp_path_factory):
+    """The report of ``koubai.torch.Monitor`` on a deep sigmoid net (a vanishing gradient)
+    whose layers have long names, in English and in Japanese."""
+    torch = pytest.importorskip("torch", reason='koubai.torch needs "koubai[torch]"')
+    from koubai.torch import Monitor
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    layers = {}
+    for k in range(6):
+        lin = nn.Linear(8 if k == 0 else 16, 16)
+        nn.init.normal_(lin.weight, std=0.01)
+        layers[f"encoder_block_{k}_with_a_rather_long_descriptive_name"] = lin
+        layers[f"sigmoid_{k}"] = nn.Sigmoid()
+    layers["head"] = nn.Linear(16, 3)
+    model = nn.Sequential(__import__("collections").OrderedDict(layers))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    out = tmp_path_factory.mktemp("monitor")
+    with Monitor(model, opt, every=2) as mon:
+        for _ in range(9):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        assert mon.findings, "the deep sigmoid net should show a vanishing gradient"
+        return {lang: mon.report(out / lang, lang=lang) for lang in ("en", "ja")}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_monitor_report_fits_and_speaks_the_language(browser, monitor_reports, width, lang):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(monitor_reports[lang].as_uri())
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0 and problems == []
+        assert page.locator("[data-testid='finding']").first.is_visible()
+        assert page.locator("[data-testid='figure-gradient-flow'] img").is_visible()
+        headings = " ".join(page.locator("h1, h2").all_inner_texts())
+        if lang == "ja":
+            assert "診断結果" in headings and "勾配の流れ" in headings
+            assert not re.search(r"Findings|Gradient flow|Layers|diagnostics of", headings)
+            assert "問題" in page.locator("[data-testid='finding']").first.inner_text()
+        else:
+            assert "Findings" in headings and "Gradient flow" in headings
+    finally:
+        context.close()

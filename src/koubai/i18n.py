@@ -83,6 +83,41 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "report.claims": ("The paper's claims, checked", "論文の主張の検証"),
     "report.no_findings": ("Diagnosis: no problem found.", "診断：問題は見つかりませんでした。"),
+    "report.findings": ("Findings", "診断結果"),
+    "diagnose.none": ("No problems found.", "問題は見つかりませんでした。"),
+    "diagnose.severity.problem": ("problem", "問題"),
+    "diagnose.severity.warning": ("warning", "警告"),
+    # -- the report of koubai.torch.Monitor ----------------------------------------------------
+    "monitor.title": ("koubai — diagnostics of a PyTorch model", "koubai — PyTorch モデルの診断"),
+    "monitor.page_title": ("koubai — diagnostics", "koubai — 診断"),
+    "monitor.records": (
+        "{n} records, one every {every} optimizer steps; {steps} steps seen.",
+        "記録 {n} 件（オプティマイザのステップ {every} 回ごとに 1 件）、"
+        "観測したステップ {steps} 回。",
+    ),
+    "monitor.layers": ("Layers", "層"),
+    "monitor.gradient-flow": ("Gradient flow", "勾配の流れ"),
+    "monitor.gradient-flow.note": (
+        "‖∂L/∂W‖ of each layer over training: a line far below the others is a vanishing "
+        "gradient, far above an exploding one.",
+        "学習中の各層の ‖∂L/∂W‖。ほかより大きく下にある線は勾配消失、"
+        "大きく上にある線は勾配爆発です。",
+    ),
+    "monitor.activations": ("Activations", "活性化"),
+    "monitor.activations.note": (
+        "Histograms of each hidden layer's output over training.",
+        "学習中の各隠れ層の出力のヒストグラム。",
+    ),
+    "monitor.saturation-updates": (
+        "Saturation, dead units and update ratios",
+        "飽和・死んだユニット・更新比",
+    ),
+    "monitor.saturation-updates.note": (
+        "Share of saturated (sigmoid/tanh) or dead (ReLU) units, and ‖ΔW‖/‖W‖ per step "
+        "(about 1e-3 is healthy).",
+        "飽和した（シグモイド/tanh）または死んだ（ReLU）ユニットの割合と、ステップごとの "
+        "‖ΔW‖/‖W‖（1e-3 前後が健全）。",
+    ),
     "report.run": ("run", "ラン"),
     "report.config": ("configuration", "設定"),
     "report.seeds": ("seeds", "シード数"),

@@ -53,6 +53,7 @@ from koubai.checks import check_language
 from koubai.diagnose.finding import FIXES, KINDS, Finding
 from koubai.diagnose.rules import KIND_FIXES, Thresholds, diagnose
 from koubai.errors import ResultsError
+from koubai.i18n import t
 
 __all__ = [
     "FIXES",
@@ -101,10 +102,7 @@ def format_findings(findings: list[Finding], lang: str = "en") -> str:
     """The findings as text, one line each; a line saying so when there are none."""
     check_language(lang)
     if not findings:
-        return "問題は見つかりませんでした。" if lang == "ja" else "No problems found."
+        return t("diagnose.none", lang)
     return "\n".join(
-        f"[{f.severity}] {f.message(lang)}"
-        if lang == "en"
-        else f"[{'問題' if f.severity == 'problem' else '警告'}] {f.message(lang)}"
-        for f in findings
+        f"[{t(f'diagnose.severity.{f.severity}', lang)}] {f.message(lang)}" for f in findings
     )

@@ -24,11 +24,33 @@ from koubai.report.figures import (
 #: At most this many hidden layers in the activation histograms (a 30-layer net's 30 rows took
 #: 20 s to draw and left no room for the axes).
 MAX_HIST_ROWS = 8
+#: Longer layer names are shortened in the figures, their middle left out
+#: (``encoder.layers.11.attention.output.dense`` → ``encoder.lay…output.dense``): a legend or
+#: an axis of long names took the whole figure and left no room for the plot.
+NAME_LIMIT = 24
+
+
+def short_name(name: str, limit: int = NAME_LIMIT) -> str:
+    """``name`` itself, or its start and its end around "…" when it is longer than ``limit``
+    characters (the end names the most specific module)."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) // 2
+    return f"{name[:head]}…{name[-(limit - 1 - head) :]}"
+
+
+def short_names(names: Sequence[str], limit: int = NAME_LIMIT) -> list[str]:
+    """:func:`short_name` of each name; numbered in order (``"3: encoder_blo…name"``) where two
+    of them would otherwise read the same."""
+    short = [short_name(str(n), limit) for n in names]
+    if len(set(short)) < len(short):
+        short = [f"{k}: {label}" for k, label in enumerate(short, start=1)]
+    return short
 
 
 def _layer_names(d: dict, lab: dict[str, str]) -> list[str]:
     if "layer_names" in d:  # a PyTorch model's own names (koubai.torch.Monitor)
-        return [str(name) for name in d["layer_names"]]
+        return short_names(d["layer_names"])
     n = d["weight_grad_norm"].shape[1]
     return [lab["hidden"].format(k=k + 1) for k in range(n - 1)] + [lab["output"]]
 

@@ -29,7 +29,7 @@ STYLE = """
 body { font-family: system-ui, "Noto Sans CJK JP", "Hiragino Sans", sans-serif; margin: 0 auto;
   padding: 1em 1.2em; max-width: 1100px; color: #222; line-height: 1.55; }
 h1 { margin: 0.2em 0; font-size: 1.7em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
-.meta { color: #555; } .note { color: #555; font-size: 0.9em; }
+.meta { color: #555; } .note { color: #555; font-size: 0.9em; overflow-wrap: anywhere; }
 .what { background: #f2f6fd; border-left: 4px solid #3465c8; padding: 0.5em 1em; margin: 1em 0; }
 .what h3 { margin: 0.2em 0; font-size: 1em; } .what p { margin: 0.4em 0; }
 .table-wrap { max-width: 100%; overflow-x: auto; }
@@ -45,6 +45,9 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 details { margin: 0.6em 0; border: 1px solid #e4e4e4; border-radius: 4px; padding: 0.3em 0.8em; }
 summary { cursor: pointer; font-weight: 600; overflow-wrap: anywhere; }
 .diverged { color: #b00; }
+.findings li { margin: 0.3em 0; overflow-wrap: anywhere; }
+.findings .severity { font-weight: 600; }
+.findings li.problem .severity { color: #b00; } .findings li.warning .severity { color: #a60; }
 @media (max-width: 640px) {
   body { padding: 0.6em; } h1 { font-size: 1.35em; }
   th, td { padding: 0.2em 0.3em; } .wide { display: none; } .what { padding: 0.4em 0.6em; }
@@ -75,7 +78,8 @@ def _img(path: Path | None, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{_esc(alt)}">'
 
 
-def _figure(path: Path | None, caption: str, testid: str) -> str:
+def figure_html(path: Path | None, caption: str, testid: str) -> str:
+    """A PNG embedded in the page (no file beside it needed), with its caption."""
     if path is None:
         return ""
     return (
@@ -321,7 +325,9 @@ def _group_section(page: _Page, group: str, facts) -> list[str]:
         out.append(_comparison_chart(page, group, members))
         for kind in ("gradient-flow", "nonlinearity-inputs"):
             path = page.png(page.folder.group_figure(kind, group, page.lang))
-            out.append(_figure(path, page.tr(f"report.figure.{kind}"), f"figure-{kind}-{group}"))
+            out.append(
+                figure_html(path, page.tr(f"report.figure.{kind}"), f"figure-{kind}-{group}")
+            )
     return out
 
 
@@ -334,7 +340,7 @@ def _comparison_chart(page: _Page, group: str, members) -> str:
         data.append(_curve(m["iteration"], m["test_acc"], name))
     layout = page.layout(page.tr("fig.iteration"), page.tr("fig.test_accuracy"))
     png = page.png(page.folder.group_figure("comparison", group, page.lang))
-    fallback = _figure(png, page.tr("report.figure.comparison"), f"png-comparison-{group}")
+    fallback = figure_html(png, page.tr("report.figure.comparison"), f"png-comparison-{group}")
     if not fallback:
         fallback = f"<p class='note'>{_esc(page.tr('report.figure.comparison'))}</p>"
     return page.chart(data, layout, fallback, f"chart-comparison-{group}")
@@ -356,10 +362,12 @@ def _run_section(page: _Page, row: dict, single: bool) -> str:
             _curve(m["iteration"], m["test_acc"], page.tr("fig.test")),
         ]
         layout = page.layout(page.tr("fig.iteration"), page.tr("fig.accuracy"))
-        fallback = _figure(acc_png, page.tr("report.figure.accuracy"), "png-accuracy")
+        fallback = figure_html(acc_png, page.tr("report.figure.accuracy"), "png-accuracy")
         parts.append(page.chart(data, layout, fallback or "<p></p>", f"chart-run-{run}"))
     else:
-        parts.append(_figure(acc_png, page.tr("report.figure.accuracy"), f"figure-accuracy-{run}"))
+        parts.append(
+            figure_html(acc_png, page.tr("report.figure.accuracy"), f"figure-accuracy-{run}")
+        )
     for kind in ("gradient-flow", "activations", "saturation-updates"):
         path = page.png(page.folder.run_figure(run, kind, page.lang))
         key = (
@@ -367,7 +375,7 @@ def _run_section(page: _Page, row: dict, single: bool) -> str:
             if kind == "gradient-flow"
             else f"report.figure.{kind}"
         )
-        parts.append(_figure(path, page.tr(key), f"figure-{kind}-{run}"))
+        parts.append(figure_html(path, page.tr(key), f"figure-{kind}-{run}"))
     css = " class='diverged'" if row.get("status") == "diverged" else ""
     summary = (
         f"<summary{css}>{_esc(run)} — {_esc(page.tr('report.test_acc'))} "
@@ -401,24 +409,30 @@ def _claims_section(page: _Page) -> list[str]:
     parts = [f"<h2 data-testid='claims'>{_esc(page.tr('report.claims'))}</h2>"]
     parts.append(_table([(c, c) for c in CLAIM_COLUMNS], rows, "claims-table"))
     parts += [
-        _figure(path, path.stem, f"figure-{path.stem}") for path in page.folder.paper_figures()
+        figure_html(path, path.stem, f"figure-{path.stem}") for path in page.folder.paper_figures()
     ]
     return parts
 
 
 def _findings_html(page: _Page, run: str) -> str:
-    """The diagnosis of one run (:mod:`koubai.diagnose`): each finding in the page's language."""
-    found = page.findings.get(run, [])
+    """The diagnosis of one run (:mod:`koubai.diagnose`)."""
+    return findings_html(page.findings.get(run, []), page.lang, f"findings-{run}")
+
+
+def findings_html(found: list, lang: str, testid: str) -> str:
+    """Findings of :mod:`koubai.diagnose` as a list in ``lang``: each one's severity, then its
+    message (which names the iteration, the kind, the layer and the fix)."""
     if not found:
         return (
-            f"<p class='note' data-testid='no-findings'>{_esc(page.tr('report.no_findings'))}</p>"
+            f"<p class='note' data-testid='no-findings'>{_esc(t('report.no_findings', lang))}</p>"
         )
     items = "".join(
         f"<li class='{_esc(f.severity)}' data-testid='finding' data-kind='{_esc(f.kind)}'>"
-        f"{_esc(f.message(page.lang))}</li>"
+        f"<span class='severity'>[{_esc(t(f'diagnose.severity.{f.severity}', lang))}]</span> "
+        f"{_esc(f.message(lang))}</li>"
         for f in found
     )
-    return f"<ul class='findings' data-testid='findings-{_esc(run)}'>{items}</ul>"
+    return f"<ul class='findings' data-testid='{_esc(testid)}'>{items}</ul>"
 
 
 def render(folder: ResultsFolder, *, lang: str, data=None) -> str:

@@ -3,29 +3,14 @@ three diagnostics figures and a self-contained ``report.html`` (figures embedded
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
 
 import numpy as np
 
+from koubai.i18n import t
 from koubai.results import ResultsFolder, atomic_write
-
-#: The figures of a monitored run: file stem -> (title, what it shows).
-FIGURES = {
-    "gradient-flow": (
-        "Gradient flow",
-        "‖∂L/∂W‖ of each layer over training: a line far below the others is a vanishing "
-        "gradient, far above an exploding one.",
-    ),
-    "activations": ("Activations", "Histograms of each hidden layer's output over training."),
-    "saturation-updates": (
-        "Saturation, dead units and update ratios",
-        "Share of saturated (sigmoid/tanh) or dead (ReLU) units, and ‖ΔW‖/‖W‖ per step "
-        "(about 1e-3 is healthy).",
-    ),
-}
 
 
 def draw_figures(records: dict, folder: Path, *, lang: str = "en") -> list[Path]:
@@ -48,32 +33,11 @@ def draw_figures(records: dict, folder: Path, *, lang: str = "en") -> list[Path]
     return paths
 
 
-def _findings_html(findings, lang: str) -> str:
-    if not findings:
-        return "<p data-testid='no-findings'>No problems found.</p>"
-    rows = "".join(
-        f"<tr data-testid='finding' data-kind='{f.kind}' class='{f.severity}'>"
-        f"<td>{html.escape(f.severity)}</td><td>{html.escape(f.kind)}</td>"
-        f"<td>{html.escape(f.layer)}</td><td>{f.iteration}</td>"
-        f"<td class='msg'>{html.escape(f.message(lang))}</td></tr>"
-        for f in findings
-    )
-    head = "<tr><th>severity</th><th>kind</th><th>layer</th><th>iteration</th><th>message</th></tr>"
-    return f"<table data-testid='findings'><thead>{head}</thead><tbody>{rows}</tbody></table>"
-
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-tr.problem td:first-child { color: #b00; font-weight: 600; }
-tr.warning td:first-child { color: #a60; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; } .note { color: #555; }
-"""
-
-
 def write_monitor_report(monitor, folder: Path, *, lang: str = "en") -> Path:
-    """Write the monitor's results folder; return the path of its ``report.html``."""
+    """Write the monitor's results folder; return the path of its ``report.html`` (in
+    ``lang``, styled and laid out as koubai's experiment reports, phones included)."""
+    from koubai.report.html import STYLE, figure_html, findings_html
+
     folder.mkdir(parents=True, exist_ok=True)
     arrays = monitor.arrays()
     atomic_write(folder / ResultsFolder.DIAGNOSTICS, lambda fh: np.savez(fh, **arrays))
@@ -84,27 +48,29 @@ def write_monitor_report(monitor, folder: Path, *, lang: str = "en") -> Path:
         json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=2),
     )
     paths = draw_figures(records, folder, lang=lang)
+    note = t("monitor.records", lang, n=len(monitor), every=monitor.every, steps=monitor.step)
     parts = [
-        "<h1>koubai — diagnostics of a PyTorch model</h1>",
-        f"<p class='note'>{len(monitor)} records, one every {monitor.every} optimizer steps; "
-        f"{monitor.step} steps seen.</p>",
-        "<h2>Findings</h2>",
-        _findings_html(findings, lang),
-        "<h2>Layers</h2><p class='note'>"
-        + ", ".join(html.escape(str(n)) for n in records["layer_names"])
-        + "</p>",
+        f"<h1>{_esc(t('monitor.title', lang))}</h1>",
+        f"<p class='note' data-testid='records'>{_esc(note)}</p>",
+        f"<h2>{_esc(t('report.findings', lang))}</h2>",
+        findings_html(findings, lang, "findings"),
+        f"<h2>{_esc(t('monitor.layers', lang))}</h2><ol class='note' data-testid='layers'>"
+        + "".join(f"<li>{_esc(name)}</li>" for name in records["layer_names"])
+        + "</ol>",
     ]
     for path in paths:
-        title, note = FIGURES[path.stem]
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
         parts += [
-            f"<h2>{html.escape(title)}</h2><p class='note'>{html.escape(note)}</p>",
-            f"<img data-testid='figure-{path.stem}' alt='{html.escape(title)}' "
-            f"src='data:image/png;base64,{data}'>",
+            f"<h2>{_esc(t(f'monitor.{path.stem}', lang))}</h2>",
+            figure_html(path, t(f"monitor.{path.stem}.note", lang), f"figure-{path.stem}"),
         ]
     page = (
         f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
-        f"<title>koubai — diagnostics</title><style>{STYLE}</style></head>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_esc(t('monitor.page_title', lang))}</title><style>{STYLE}</style></head>"
         f"<body>{''.join(parts)}</body></html>"
     )
     return atomic_write(folder / ResultsFolder.REPORT, page)
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value))
