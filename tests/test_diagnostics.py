@@ -171,7 +171,7 @@ def test_long_layer_names_are_shortened_and_stay_distinct():
 
     dotted = ["encoder.layers.11.attention.output.dense", "head"]
     assert short_names(dotted) == ["encoder.lay…output.dense", "head"]
-    alike = [f"block_{k}_with_a_rather_long_descriptive_name" for k in range(3)]
+    alike = [f"model.encoder.block_{k}.attention.output.dense" for k in range(3)]
     labels = short_names(alike)
     assert len(set(labels)) == 3 and labels[0].startswith("1: ")
     assert all(len(label) <= NAME_LIMIT + 3 for label in labels)
