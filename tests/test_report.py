@@ -15,7 +15,7 @@ from koubai.errors import ConfigError
 from koubai.experiments import parse_spec, run_experiment
 from koubai.report.draw import draw_figures, figure_jobs
 from koubai.report.explain import RunFacts, fmt_ratio, run_sentences
-from koubai.report.html import write_report
+from koubai.report.html import render, write_report
 from koubai.results import ResultsFolder
 
 runner = CliRunner()
@@ -25,7 +25,9 @@ runner = CliRunner()
 MINI = """
 name = "mini"
 title = "Mini experiment"
+title_ja = "小さな実験"
 description = "Two short comparisons."
+description_ja = "短い比較を 2 つ。"
 [base]
 hidden_sizes = [40, 20]
 iterations = 150
@@ -35,6 +37,7 @@ lr = 0.1
 [[group]]
 name = "init"
 title = "sigmoid + gauss against ReLU + He"
+title_ja = "シグモイド + gauss と ReLU + He"
 runs = [{ activation = "sigmoid", init = "gauss" }, { activation = "relu", init = "he" }]
 [[group]]
 name = "bn"
@@ -104,6 +107,11 @@ def test_japanese_report_and_figures_with_their_own_names(experiment, tmp_path):
     assert "<html lang='ja'>" in page
     assert "この結果からわかること" in page and "What this shows" not in page
     assert "チャンスレベル" in page and "最終的な正解率" in page
+    assert "<h1 data-testid='title'>小さな実験</h1>" in page and "短い比較を 2 つ。" in page
+    assert "シグモイド + gauss と ReLU + He</h2>" in page
+    assert "without vs with batch norm</h2>" in page  # no Japanese title: the English one
+    english = render(folder, lang="en")
+    assert "Mini experiment</h1>" in english and "小さな実験" not in english
 
 
 def test_every_file_name_is_shell_safe(experiment):

@@ -99,3 +99,18 @@ def test_unknown_experiment_lists_the_builtins(tmp_path):
         load_spec("vanish")
     with pytest.raises(ConfigError, match="no such spec file"):
         load_spec(tmp_path / "missing.toml")
+
+
+def test_every_builtin_speaks_japanese_too():
+    """A Japanese report of a built-in experiment shows no English title or description."""
+    import re
+
+    from koubai.experiments import builtin_names
+
+    for name in builtin_names():
+        spec = load_spec(name)
+        assert re.search(r"[ぁ-んァ-ン一-龥]", spec.title_in("ja")), name
+        assert spec.description_ja and spec.description_ja != spec.description, name
+        assert "\n" not in spec.description_ja and "  " not in spec.description_ja, name
+        for g in spec.groups:
+            assert g.title_ja and g.title_in("ja") != g.title_in("en"), (name, g.name)

@@ -692,11 +692,13 @@ class ResultsFolder:
         """The number of classes of the experiment's data (10 when the spec does not say)."""
         return int(self.read_spec().get(self.CLASSES_KEY, 10))
 
-    def group_title(self, group: str) -> str:
-        """A group's title from the spec (its name when the spec has none)."""
+    def group_title(self, group: str, lang: str = "en") -> str:
+        """A group's title from the spec, in Japanese for ``lang="ja"`` where the spec has one
+        (its name when the spec has no title)."""
         for entry in self.read_spec().get(self.GROUPS_KEY, []):
             if entry.get("name") == group:
-                return str(entry.get("title") or group)
+                title = str(entry.get("title") or group)
+                return str(entry.get("title_ja") or title) if lang == "ja" else title
         return group
 
     def figure(self, stem: Path, suffix: str = ".png") -> Path | None:

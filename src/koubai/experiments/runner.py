@@ -36,7 +36,7 @@ from koubai.checks import check_choice, check_int, check_language
 from koubai.errors import ConfigError, KoubaiError, ResultsError
 from koubai.experiments import executors
 from koubai.experiments.executors import Failed, _Job
-from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
+from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec, titled
 from koubai.i18n import default_language
 from koubai.report.draw import draw_figures
 from koubai.report.html import write_report
@@ -174,14 +174,14 @@ def run_experiment(
     folder = ResultsFolder.create(out_dir, spec.name)
     configs = [(r.name, r.group, r.config.to_dict()) for r in runs]
     groups = [(g.name, g.title) for g in spec.groups]
-    folder.write_spec(_meta(spec, protocol, data, groups), configs)
+    folder.write_spec(_meta(spec, protocol, data), configs)
     plan = _Plan(
         runs=runs,
         groups=groups,
         data=data,
         folder=folder,
         manifest=new_manifest(spec.name, data.name, protocol, configs),
-        result=_result(spec.name, spec.title, folder, protocol, data, len(runs)),
+        result=_result(spec.name, spec.title_in(lang), folder, protocol, data, len(runs)),
         lang=lang,
         figures=figures,
         workers=workers,
@@ -248,7 +248,8 @@ def resume_experiment(
     _check_same_runs(runs, manifest, data.name, results)
     _check_runs(runs, data)
     name = str(doc.get("name", manifest.experiment))
-    result = _result(name, str(doc.get("title", name)), results, manifest.protocol, data, len(runs))
+    title = titled(str(doc.get("title", name)), str(doc.get("title_ja", "")), lang)
+    result = _result(name, title, results, manifest.protocol, data, len(runs))
     rows = {row["run"]: row for row in results.read_summary()}
     done = [r for r in runs if manifest.run(r.name)["state"] in DONE_STATES]
     result.runs = [(r, _stored_run(results, r, rows, data.name)) for r in done]
@@ -370,18 +371,19 @@ def _check_runs(runs: list[RunSpec], data) -> None:
             limits.check_config_memory(c, np.shape(data.x_train)[1], n_classes)
 
 
-def _meta(spec: Spec, protocol: str, data, groups) -> dict[str, object]:
-
+def _meta(spec: Spec, protocol: str, data) -> dict[str, object]:
     return {
         "name": spec.name,
         "title": spec.title,
+        "title_ja": spec.title_ja,
         "description": spec.description,
+        "description_ja": spec.description_ja,
         "source": spec.source,
         "protocol": protocol,
         "dataset": data.name,
         "dataset_source": getattr(data, "source", ""),
         "created": datetime.now().isoformat(timespec="seconds"),
-        "groups": [{"name": n, "title": t} for n, t in groups],
+        "groups": [{"name": g.name, "title": g.title, "title_ja": g.title_ja} for g in spec.groups],
     }
 
 

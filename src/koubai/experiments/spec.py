@@ -4,6 +4,8 @@ A spec is a TOML file::
 
     name = "vanishing"
     title = "..."
+    title_ja = "..."            # optional: the title in Japanese reports (also per group),
+    description_ja = "..."      # and the description
     [base]                      # TrainConfig fields shared by every run
     lr = 0.1
     [[group]]                   # one figure each
@@ -58,8 +60,16 @@ DEFAULT_SEEDS = {"course": 1, "careful": 3}
 #: Defaults of every experiment run beyond TrainConfig's own: diagnostics are on.
 EXPERIMENT_DEFAULTS: dict[str, Any] = {"diagnostics_every": 10}
 
-SPEC_KEYS = {"name", "title", "description", "base", "group", "seeds", "protocol"}
-GROUP_KEYS = {"name", "title", "set", "grid", "runs"}
+SPEC_KEYS = {
+    *("name", "title", "title_ja", "description", "description_ja"),
+    *("base", "group", "seeds", "protocol"),
+}
+GROUP_KEYS = {"name", "title", "title_ja", "set", "grid", "runs"}
+
+
+def titled(title: str, title_ja: str, lang: str) -> str:
+    """The title for ``lang``: the Japanese one in Japanese where there is one."""
+    return title_ja if lang == "ja" and title_ja else title
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,10 @@ class Group:
     name: str
     title: str
     points: tuple[dict[str, Any], ...]  # one override table per configuration
+    title_ja: str = ""  # the title in Japanese ("": the English one serves)
+
+    def title_in(self, lang: str) -> str:
+        return titled(self.title, self.title_ja, lang)
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,12 @@ class Spec:
     protocol: str | None = None
     source: str = ""
     text: str = field(default="", repr=False)
+    title_ja: str = ""  # the title in Japanese ("": the English one serves)
+    description_ja: str = ""
+
+    def title_in(self, lang: str) -> str:
+        """The title for ``lang`` ("en" or "ja")."""
+        return titled(self.title, self.title_ja, lang)
 
     def count(self, seeds: int = 1) -> int:
         """The number of runs with ``seeds`` seeds, without building any configuration."""
@@ -279,7 +299,9 @@ def parse_spec(text: str, *, source: str = "spec") -> Spec:
     return Spec(
         name=name,
         title=str(data.get("title", name)),
+        title_ja=str(data.get("title_ja", "")),
         description=" ".join(str(data.get("description", "")).split()),
+        description_ja=" ".join(str(data.get("description_ja", "")).split()),
         base=base,
         groups=groups,
         seeds=seeds,
@@ -351,4 +373,5 @@ def _group(raw: Any, index: int, source: str, base: dict[str, Any] | None = None
             _check_point({**(base or {}), **point}, where)
             TrainConfig.from_dict(point, where=where)  # unknown keys and types, early
             points.append(point)
-    return Group(name=name, title=str(raw.get("title", name)), points=tuple(points))
+    title, title_ja = str(raw.get("title", name)), str(raw.get("title_ja", ""))
+    return Group(name=name, title=title, points=tuple(points), title_ja=title_ja)

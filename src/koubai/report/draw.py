@@ -206,7 +206,7 @@ def _group_figure(folder: ResultsFolder, job: FigureJob, lang: str):
     configs = run_configs(folder)
     finished = {row["run"] for row in folder.read_summary()}
     members = [r for r, (g, _) in configs.items() if g == job.name and r in finished]
-    title = folder.group_title(job.name)
+    title = folder.group_title(job.name, lang)
     if job.kind == "comparison":
         by_config: dict[str, list] = {}
         for run in members:

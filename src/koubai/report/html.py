@@ -205,8 +205,9 @@ def _clean_source(source: str) -> str:
 
 
 def _header(page: _Page) -> list[str]:
-    spec = page.spec
-    title = spec.get("title") or spec.get("name", "experiment")
+    spec, ja = page.spec, page.lang == "ja"
+    title = (ja and spec.get("title_ja")) or spec.get("title") or spec.get("name", "experiment")
+    description = (ja and spec.get("description_ja")) or spec.get("description")
     meta = (
         f"{page.tr('report.protocol')} <b>{_esc(spec.get('protocol', ''))}</b> · "
         f"{page.tr('report.data')} <b>{_esc(spec.get('dataset', ''))}</b> "
@@ -214,8 +215,8 @@ def _header(page: _Page) -> list[str]:
         f"{page.tr('report.created')} {_esc(spec.get('created', ''))}"
     )
     out = [f"<h1 data-testid='title'>{_esc(title)}</h1>"]
-    if spec.get("description"):
-        out.append(f"<p class='meta'>{_esc(' '.join(str(spec['description']).split()))}</p>")
+    if description:
+        out.append(f"<p class='meta'>{_esc(' '.join(str(description).split()))}</p>")
     out.append(f"<p class='meta' data-testid='meta'>{meta}</p>")
     out.append(f"<p class='note'>{_esc(page.tr('report.hint'))}</p>")
     return out
@@ -313,7 +314,8 @@ def _by_config_table(page: _Page) -> list[str]:
 
 def _group_section(page: _Page, group: str, facts) -> list[str]:
     members = list(facts)
-    out = [f"<h2 data-testid='group-{_esc(group)}'>{_esc(page.folder.group_title(group))}</h2>"]
+    title = page.folder.group_title(group, page.lang)
+    out = [f"<h2 data-testid='group-{_esc(group)}'>{_esc(title)}</h2>"]
     sentences = group_sentences(members, page.classes, page.lang)
     if sentences:
         paragraphs = "".join(f"<p>{_esc(s)}</p>" for s in sentences)
