@@ -16,7 +16,8 @@ from typing import Literal
 
 import numpy as np
 
-from koubai.lessons._base import NumberTable, tr
+from koubai.i18n import tr
+from koubai.report.table import NumberTable
 
 Verdict = Literal["true", "false", "inconclusive"]
 

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from koubai.lessons._base import tr
+from koubai.i18n import tr
 from koubai.report.figures import colors, localize, new_figure
 
 

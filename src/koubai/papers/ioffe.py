@@ -9,7 +9,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from koubai.lessons._base import tr
+from koubai.i18n import tr
 from koubai.papers._claims import Band, Claim, mean_spread, ratio
 from koubai.papers._plot import band_curve, colors, finish, paper_figure
 from koubai.papers._runs import Runs
