@@ -458,3 +458,12 @@ def test_waiting_records_are_summarized_in_batches_and_when_read(data):
     r = mon.records()  # reading summarizes the rest
     assert mon._waiting == [] and r["act_hist"].shape == (WAIT_RECORDS + 3, 3, 50)
     mon.close()
+
+
+def test_summary_and_report_follow_koubai_lang(data, tmp_path, monkeypatch):
+    model = mlp(nn.Sigmoid, depth=6, std=0.01)
+    mon = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), data, 3)
+    monkeypatch.setenv("KOUBAI_LANG", "ja")
+    assert mon.summary().startswith("[問題] イテレーション 0")
+    assert "<html lang='ja'>" in mon.report(tmp_path / "ja").read_text("utf-8")
+    assert mon.summary("en").startswith("[problem] iteration 0")

@@ -67,6 +67,13 @@ def _floats(tensors: list[torch.Tensor]) -> list[float]:
         return [t.item() for t in tensors]
 
 
+def _language(lang: str | None) -> str:
+    """``lang`` checked, or koubai's default (``KOUBAI_LANG``, else the locale, else English)."""
+    from koubai.i18n import default_language
+
+    return check_language(lang) if lang is not None else default_language()
+
+
 def _is_recording_rank() -> bool:
     dist = torch.distributed
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -523,15 +530,17 @@ class Monitor:
         """The current findings (empty on ranks other than 0)."""
         return self.diagnose()
 
-    def summary(self, lang: str = "en") -> str:
-        """The current findings as text, one line each."""
-        return format_findings(self.findings, check_language(lang))
+    def summary(self, lang: str | None = None) -> str:
+        """The current findings as text, one line each, in ``lang`` (default: ``KOUBAI_LANG``,
+        else the locale's language, else English: as koubai's commands)."""
+        return format_findings(self.findings, _language(lang))
 
-    def report(self, folder: str | os.PathLike, *, lang: str = "en") -> Path | None:
+    def report(self, folder: str | os.PathLike, *, lang: str | None = None) -> Path | None:
         """Write ``diagnostics.npz``, ``findings.json``, the figures and a self-contained
-        ``report.html`` into ``folder``; return the report's path (None on ranks other than 0)."""
+        ``report.html`` (in ``lang``, default as :meth:`summary`) into ``folder``; return the
+        report's path (None on ranks other than 0)."""
         if not self.active:
             return None
         from koubai.torch._report import write_monitor_report
 
-        return write_monitor_report(self, Path(folder), lang=check_language(lang))
+        return write_monitor_report(self, Path(folder), lang=_language(lang))
