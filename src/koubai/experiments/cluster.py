@@ -34,7 +34,9 @@ INSTALL = 'the Dask executor needs Dask: pip install "koubai[dask]"'
 #: ``MALLOC_TRIM_THRESHOLD_=65536``, which also turns off glibc's adaptive mmap threshold: every
 #: array over 128 kB (each mini-batch, each evaluation product) is then mapped and unmapped
 #: afresh, and a run trained 2-5x slower than in the local pool. These restore glibc's adaptive
-#: limits (32 MiB mmap threshold, trim at twice that).
+#: limits (32 MiB mmap threshold, trim at twice that). Workers forked from koubai's fork server
+#: (the LocalCluster's, see :func:`prepare`) keep the fork server's allocator, which glibc set up
+#: before any of this: its defaults; these matter where workers are spawned.
 MALLOC_ENV = {"MALLOC_TRIM_THRESHOLD_": "67108864", "MALLOC_MMAP_THRESHOLD_": "33554432"}
 #: How often (seconds) a run under way asks whether the experiment was stopped.
 STOP_POLL = 0.5
