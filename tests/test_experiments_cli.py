@@ -120,8 +120,10 @@ def test_show_prints_a_spec_that_runs(tmp_path):
     result = runner.invoke(app, ["show", "batchnorm"])
     assert result.exit_code == 0
     assert len(parse_spec(result.output).resolve()) == 7
-    listing = runner.invoke(app, ["show"])
-    assert "vanishing" in listing.output and "batchnorm" in listing.output
+    listing = runner.invoke(app, ["show", "--lang", "en"])
+    assert "vanishing" in listing.output and "Batch normalization" in listing.output
+    japanese = runner.invoke(app, ["show", "--lang", "ja"])
+    assert "組み込みの実験" in japanese.output and "バッチ正規化" in japanese.output
 
 
 @pytest.mark.parametrize(

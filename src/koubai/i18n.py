@@ -84,6 +84,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     "report.claims": ("The paper's claims, checked", "論文の主張の検証"),
     "report.no_findings": ("Diagnosis: no problem found.", "診断：問題は見つかりませんでした。"),
     "report.findings": ("Findings", "診断結果"),
+    "cli.builtins": (
+        "built-in experiments (koubai show NAME prints one)",
+        "組み込みの実験（koubai show NAME でその 1 つを表示）",
+    ),
+    "cli.builtins.name": ("name", "名前"),
+    "cli.builtins.runs": ("runs", "ラン数"),
+    "cli.builtins.title": ("title", "タイトル"),
     "diagnose.none": ("No problems found.", "問題は見つかりませんでした。"),
     "diagnose.severity.problem": ("problem", "問題"),
     "diagnose.severity.warning": ("warning", "警告"),

@@ -366,18 +366,20 @@ def train(
 @user_errors
 def show(
     name: str | None = typer.Argument(None, help="A built-in experiment; omit to list them."),
+    lang: str | None = language_option("Language of the list's titles"),
 ) -> None:
     """Print a built-in experiment's spec (TOML), ready to copy and edit."""
     from koubai.experiments import builtin_names, builtin_text, load_spec
 
     if name is None:
-        table = Table(title="built-in experiments (koubai show NAME prints one)")
-        table.add_column("name")
-        table.add_column("runs", justify="right")
-        table.add_column("title")
+        lang = resolve_language(lang)
+        table = Table(title=t("cli.builtins", lang))
+        table.add_column(t("cli.builtins.name", lang))
+        table.add_column(t("cli.builtins.runs", lang), justify="right")
+        table.add_column(t("cli.builtins.title", lang))
         for n in builtin_names():
             spec = load_spec(n)
-            table.add_row(n, str(len(spec.resolve())), spec.title)
+            table.add_row(n, str(len(spec.resolve())), spec.title_in(lang))
         console.print(table)
         return
     typer.echo(builtin_text(name), nl=False)
