@@ -3,6 +3,7 @@ synthetic runs built to sit on either side of its bands, the paper scale, and ea
 end to end at a reduced size (seconds). No test states what a real run's verdict must be."""
 
 import csv
+import html
 import math
 
 import numpy as np
@@ -304,6 +305,13 @@ def test_cli_runs_a_paper_prints_its_claims_and_draws_its_figure(tmp_path, digit
     results = ResultsFolder(folder)
     assert [p.name for p in results.paper_figures()] == ["paper-ioffe-fig1.png"]
     assert "data-testid='claims'" in results.report_path.read_text("utf-8")
+    from koubai.papers import compute
+    from koubai.report.html import render
+
+    first = compute(results, "ioffe")[0]
+    japanese = html.unescape(render(results, lang="ja"))
+    assert first.claim[1] in japanese and first.claim[0] not in japanese
+    assert "<th class='text'>主張</th>" in japanese
 
 
 def test_cli_refuses_paper_scale_for_other_experiments(tmp_path):

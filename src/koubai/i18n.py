@@ -82,6 +82,12 @@ CATALOG: dict[str, tuple[str, str]] = {
         "診断データのあるランがありません（diagnostics_every > 0 で学習してください）",
     ),
     "report.claims": ("The paper's claims, checked", "論文の主張の検証"),
+    "report.claims.claim": ("claim", "主張"),
+    "report.claims.paper_value": ("paper's value", "論文の値"),
+    "report.claims.measured": ("measured", "測定値"),
+    "report.claims.spread": ("spread (std over seeds)", "ばらつき（シード間の標準偏差）"),
+    "report.claims.reproduced": ("reproduced", "再現"),
+    "report.claims.note": ("note", "注"),
     "report.no_findings": ("Diagnosis: no problem found.", "診断：問題は見つかりませんでした。"),
     "report.findings": ("Findings", "診断結果"),
     "cli.builtins": (

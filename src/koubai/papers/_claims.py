@@ -106,16 +106,24 @@ class Claim:
             return "inconclusive"
         return self.band.judge(self.measured, self.spread)
 
-    def row(self) -> dict[str, str]:
-        """The ``claims.csv`` row (English)."""
-        note = self.note[0] + (f" Inconclusive: {self.override[0]}" if self.override else "")
+    def row(self, lang: str = "en") -> dict[str, str]:
+        """The ``claims.csv`` row (English; ``lang="ja"``: the texts in Japanese, the verdict
+        in words, as the Japanese report shows them)."""
+        i = 1 if lang == "ja" else 0
+        inconclusive = tr(lang, " Inconclusive: ", "判定できない：")
+        note = self.note[i] + (f"{inconclusive}{self.override[i]}" if self.override else "")
+        band = tr(
+            lang,
+            f" Reproduced when the value ± spread lies in {self.band.text()}.",
+            f"値 ± ばらつきが {self.band.text()} に収まれば再現とする。",
+        )
         return {
-            "claim": self.claim[0],
+            "claim": self.claim[i],
             "paper_value": self.paper_value,
             "measured": _num(self.measured),
             "spread": _num(self.spread),
-            "reproduced": self.reproduced,
-            "note": f"{note} Reproduced when the value ± spread lies in {self.band.text()}.",
+            "reproduced": self.reproduced if i == 0 else VERDICT_WORDS[self.reproduced][1],
+            "note": f"{note}{band}",
         }
 
     def reason(self, lang: str) -> str:

@@ -39,6 +39,7 @@ th { background: #f6f6f6; }
 th:first-child, td:first-child { text-align: left; overflow-wrap: anywhere; }
 th.text, td.text { text-align: left; }
 td { white-space: nowrap; } td:first-child { white-space: normal; } th { word-break: keep-all; }
+td.text { white-space: normal; min-width: 10em; }
 figure { margin: 0.8em 0; } figcaption { color: #555; font-size: 0.9em; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .plot { width: 100%; min-height: 320px; }
@@ -400,6 +401,24 @@ def completeness_html(results: ResultsFolder) -> str:
     )
 
 
+#: The claims table's columns of prose (left-aligned, wrapped).
+TEXT_CLAIMS = ("claim", "paper_value", "reproduced", "note")
+
+
+def _claims_in_japanese(page: _Page) -> list[dict[str, str]] | None:
+    """The paper experiment's claims computed again from the folder, their texts in Japanese;
+    None where they cannot be (not a paper experiment, or the folder lacks what they need)."""
+    from koubai import papers
+
+    name = str(page.spec.get("name", ""))
+    if not papers.is_paper(name):
+        return None
+    try:
+        return [claim.row("ja") for claim in papers.compute(page.folder, name)]
+    except Exception:  # noqa: BLE001 - the English rows of claims.csv are still right
+        return None
+
+
 def _claims_section(page: _Page) -> list[str]:
     """A paper experiment's claims beside our measurements, and the paper's figures."""
     from koubai.results import CLAIM_COLUMNS
@@ -407,9 +426,13 @@ def _claims_section(page: _Page) -> list[str]:
     claims = page.folder.read_claims()
     if not claims:
         return []
+    if page.lang == "ja":  # claims.csv is English: the claims again, in Japanese
+        claims = _claims_in_japanese(page) or claims
     rows = [[row.get(c, "") for c in CLAIM_COLUMNS] for row in claims]
     parts = [f"<h2 data-testid='claims'>{_esc(page.tr('report.claims'))}</h2>"]
-    parts.append(_table([(c, c) for c in CLAIM_COLUMNS], rows, "claims-table"))
+    columns = [(page.tr(f"report.claims.{c}"), "text" if c in TEXT_CLAIMS else "")
+               for c in CLAIM_COLUMNS]  # fmt: skip
+    parts.append(_table(columns, rows, "claims-table"))
     parts += [
         figure_html(path, path.stem, f"figure-{path.stem}") for path in page.folder.paper_figures()
     ]
