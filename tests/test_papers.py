@@ -311,6 +311,7 @@ def test_cli_runs_a_paper_prints_its_claims_and_draws_its_figure(tmp_path, digit
     first = compute(results, "ioffe")[0]
     japanese = html.unescape(render(results, lang="ja"))
     assert first.claim[1] in japanese and first.claim[0] not in japanese
+    assert first.paper("ja") in japanese and first.paper("en") not in japanese
     assert "<th class='text'>主張</th>" in japanese
 
 

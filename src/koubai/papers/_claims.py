@@ -83,7 +83,8 @@ class Claim:
 
     Attributes:
         claim: what the paper says, (English, Japanese).
-        paper_value: the paper's number or statement, as text.
+        paper_value: the paper's number or statement, as text; (English, Japanese) where it
+            is words.
         measured: our value (a number; NaN when it could not be measured).
         spread: its standard deviation over seeds (NaN with one seed).
         band: the values that reproduce the claim; :attr:`reproduced` follows from it.
@@ -93,7 +94,7 @@ class Claim:
     """
 
     claim: tuple[str, str]
-    paper_value: str
+    paper_value: str | tuple[str, str]
     measured: float
     spread: float
     band: Band
@@ -105,6 +106,11 @@ class Claim:
         if self.override is not None:
             return "inconclusive"
         return self.band.judge(self.measured, self.spread)
+
+    def paper(self, lang: str) -> str:
+        """The paper's value in ``lang``."""
+        value = self.paper_value
+        return value if isinstance(value, str) else value[1 if lang == "ja" else 0]
 
     def row(self, lang: str = "en") -> dict[str, str]:
         """The ``claims.csv`` row (English; ``lang="ja"``: the texts in Japanese, the verdict
@@ -119,7 +125,7 @@ class Claim:
         )
         return {
             "claim": self.claim[i],
-            "paper_value": self.paper_value,
+            "paper_value": self.paper(lang),
             "measured": _num(self.measured),
             "spread": _num(self.spread),
             "reproduced": self.reproduced if i == 0 else VERDICT_WORDS[self.reproduced][1],
@@ -171,7 +177,7 @@ def claims_table(claims: Sequence[Claim], lang: str, title: str) -> NumberTable:
     rows = [
         [
             c.claim[1 if lang == "ja" else 0],
-            c.paper_value,
+            c.paper(lang),
             _num(c.measured),
             _num(c.spread) or "-",
             VERDICT_WORDS[c.reproduced][1 if lang == "ja" else 0],

@@ -114,7 +114,7 @@ def claims(runs: Runs) -> list[Claim]:
         ),
         Claim(
             ("22 layers: both nets learn", "22 層：どちらのネットも学習する"),
-            "both converge (Fig. 2)",
+            ("both converge (Fig. 2)", "どちらも収束する（図 2）"),
             *mean_spread(both22),
             LEARNS,
             (
@@ -124,7 +124,10 @@ def claims(runs: Runs) -> list[Claim]:
         ),
         Claim(
             ("22 layers: He learns faster than Glorot", "22 層：He 初期化の方が速く学習する"),
-            "He starts reducing the error earlier (Fig. 2)",
+            (
+                "He starts reducing the error earlier (Fig. 2)",
+                "He の方が早く誤差が下がり始める（図 2）",
+            ),
             *_speed(runs),
             FASTER,
             (

@@ -75,7 +75,7 @@ def claims(runs: Runs) -> list[Claim]:
                 "Fig. 1(a): with batch norm the net reaches a higher test accuracy",
                 "図 1(a)：バッチ正規化ありの方がテスト正解率が高くなる",
             ),
-            "higher (Fig. 1(a): BN above throughout)",
+            ("higher (Fig. 1(a): BN above throughout)", "高い（図 1(a)：BN ありが終始上）"),
             *diff,
             HIGHER,
             (
@@ -90,7 +90,7 @@ def claims(runs: Runs) -> list[Claim]:
                 "Fig. 1(a): with batch norm it gets there faster",
                 "図 1(a)：バッチ正規化ありの方が速くそこに達する",
             ),
-            "faster",
+            ("faster", "速い"),
             *speed,
             FASTER,
             (
@@ -106,7 +106,7 @@ def claims(runs: Runs) -> list[Claim]:
                 "is stable with it",
                 "図 1(b,c)：最後の層のシグモイドへの入力は BN なしでは移動し、BN ありでは安定する",
             ),
-            "drifts vs stable",
+            ("drifts vs stable", "移動する／安定する"),
             *drift,
             STABLE,
             (

@@ -112,7 +112,7 @@ def _persists(three: list[np.ndarray]) -> Claim:
             "at every epoch ([784,30,30,30,10])",
             "学習中も差は続く：どのエポックでも隠れ層 3 は隠れ層 1 より速く学習する",
         ),
-        "> 1 throughout his 500 epochs",
+        ("> 1 throughout his 500 epochs", "500 エポックを通じて > 1"),
         value,
         spread,
         Band(1.0, math.inf),
