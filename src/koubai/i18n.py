@@ -458,6 +458,12 @@ def labels(prefix: str, lang: str) -> dict[str, str]:
     return {k[len(head) :]: t(k, lang) for k in CATALOG if k.startswith(head)}
 
 
+def language(lang: str | None) -> str:
+    """The language to use: ``lang`` checked ("en" or "ja"), or :func:`default_language` when
+    it is None (the default of every ``lang`` argument and ``--lang`` option)."""
+    return check_language(lang) if lang is not None else default_language()
+
+
 def default_language(environ: dict[str, str] | None = None) -> str:
     """``KOUBAI_LANG`` if set (it must be ``en`` or ``ja``), else the locale's, else ``en``."""
     env = os.environ if environ is None else environ

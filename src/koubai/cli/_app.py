@@ -117,11 +117,10 @@ def language_option(what: str = "Language of the figures, report and tables"):
 
 
 def resolve_language(lang: str | None) -> str:
-    """``--lang``'s value, or the default language (:func:`koubai.i18n.default_language`)."""
-    from koubai.checks import check_language
-    from koubai.i18n import default_language
+    """``--lang``'s value, or the default language (:func:`koubai.i18n.language`)."""
+    from koubai.i18n import language
 
-    return check_language(lang) if lang is not None else default_language()
+    return language(lang)
 
 
 console = Console()

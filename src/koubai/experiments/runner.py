@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from koubai import limits, papers
-from koubai.checks import check_choice, check_int, check_language
+from koubai.checks import check_choice, check_int
 from koubai.errors import ConfigError, KoubaiError, ResultsError
 from koubai.experiments import executors
 from koubai.experiments.executors import Failed, _Job
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec, titled
-from koubai.i18n import default_language
+from koubai.i18n import language
 from koubai.report.draw import draw_figures
 from koubai.report.html import write_report
 from koubai.results import (
@@ -165,7 +165,7 @@ def run_experiment(
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     protocol = check_protocol(protocol or spec.protocol or "course")
-    lang = check_language(lang) if lang is not None else default_language()
+    lang = language(lang)
     runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
     _check_executor(executor, scheduler, workers)
     with executors.loading_for_pool(executor, len(runs), workers, scheduler):
@@ -240,7 +240,7 @@ def resume_experiment(
         raise ResultsError(f"{results.path} has no manifest (written before koubai 0.2)")
     if manifest.live_state() == "running":
         raise ResultsError(f"{results.path} is being run by process {manifest.pid}")
-    lang = check_language(lang) if lang is not None else default_language()
+    lang = language(lang)
     _check_executor(executor, scheduler, workers)
     runs = _runs_of(results)
     with executors.loading_for_pool(executor, len(manifest.todo()), workers, scheduler):

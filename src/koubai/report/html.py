@@ -18,8 +18,7 @@ import os
 import re
 from pathlib import Path
 
-from koubai.checks import check_language
-from koubai.i18n import default_language, t
+from koubai.i18n import language, t
 from koubai.report.draw import config_key, run_configs
 from koubai.report.explain import collect_facts, fmt_acc, group_sentences
 from koubai.results import ResultsFolder
@@ -509,7 +508,7 @@ def write_report(folder: str | os.PathLike, *, lang: str | None = None, data=Non
             digits, which need no network, are loaded by name; other data skip that sentence).
     """
     results = ResultsFolder.open(folder)
-    lang = check_language(lang) if lang is not None else default_language()
+    lang = language(lang)
     if data is None:
         data = _offline_data(results.read_spec().get("dataset", ""))
     return results.write_report(render(results, lang=lang, data=data))

@@ -39,9 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from koubai.checks import check_int, check_language
+from koubai.checks import check_int
 from koubai.diagnose import Finding, Thresholds, diagnose, format_findings
 from koubai.errors import ConfigError
+from koubai.i18n import language
 from koubai.torch._stats import ACTIVATION_KINDS, act_range, dead_share, sample
 from koubai.training.probes import N_BINS, PERCENTILES, PRE_RANGE, SATURATED, summaries
 
@@ -65,13 +66,6 @@ def _floats(tensors: list[torch.Tensor]) -> list[float]:
         return torch.stack(tensors).tolist()
     except RuntimeError:  # several dtypes or devices
         return [t.item() for t in tensors]
-
-
-def _language(lang: str | None) -> str:
-    """``lang`` checked, or koubai's default (``KOUBAI_LANG``, else the locale, else English)."""
-    from koubai.i18n import default_language
-
-    return check_language(lang) if lang is not None else default_language()
 
 
 def _is_recording_rank() -> bool:
@@ -533,7 +527,7 @@ class Monitor:
     def summary(self, lang: str | None = None) -> str:
         """The current findings as text, one line each, in ``lang`` (default: ``KOUBAI_LANG``,
         else the locale's language, else English: as koubai's commands)."""
-        return format_findings(self.findings, _language(lang))
+        return format_findings(self.findings, language(lang))
 
     def report(self, folder: str | os.PathLike, *, lang: str | None = None) -> Path | None:
         """Write ``diagnostics.npz``, ``findings.json``, the figures and a self-contained
@@ -543,4 +537,4 @@ class Monitor:
             return None
         from koubai.torch._report import write_monitor_report
 
-        return write_monitor_report(self, Path(folder), lang=_language(lang))
+        return write_monitor_report(self, Path(folder), lang=language(lang))
