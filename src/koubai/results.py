@@ -42,6 +42,7 @@ import tomli_w
 
 from koubai.checks import check_name
 from koubai.errors import ConfigError, ResultsError
+from koubai.i18n import tr
 
 if TYPE_CHECKING:
     import numpy as np
@@ -698,7 +699,7 @@ class ResultsFolder:
         for entry in self.read_spec().get(self.GROUPS_KEY, []):
             if entry.get("name") == group:
                 title = str(entry.get("title") or group)
-                return str(entry.get("title_ja") or title) if lang == "ja" else title
+                return tr(lang, title, str(entry.get("title_ja") or title))
         return group
 
     def figure(self, stem: Path, suffix: str = ".png") -> Path | None:

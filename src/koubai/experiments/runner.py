@@ -36,8 +36,8 @@ from koubai.checks import check_choice, check_int
 from koubai.errors import ConfigError, KoubaiError, ResultsError
 from koubai.experiments import executors
 from koubai.experiments.executors import Failed, _Job
-from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec, titled
-from koubai.i18n import language
+from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
+from koubai.i18n import language, tr
 from koubai.report.draw import draw_figures
 from koubai.report.html import write_report
 from koubai.results import (
@@ -109,7 +109,6 @@ class _Plan:
     """Everything an execution needs: the runs, what is done, where and how to run the rest."""
 
     runs: list[RunSpec]
-    groups: list[tuple[str, str]]  # (name, title) per group, in spec order
     data: Any
     folder: ResultsFolder
     manifest: Manifest
@@ -173,11 +172,9 @@ def run_experiment(
     _check_runs(runs, data)
     folder = ResultsFolder.create(out_dir, spec.name)
     configs = [(r.name, r.group, r.config.to_dict()) for r in runs]
-    groups = [(g.name, g.title) for g in spec.groups]
     folder.write_spec(_meta(spec, protocol, data), configs)
     plan = _Plan(
         runs=runs,
-        groups=groups,
         data=data,
         folder=folder,
         manifest=new_manifest(spec.name, data.name, protocol, configs),
@@ -248,16 +245,14 @@ def resume_experiment(
     _check_same_runs(runs, manifest, data.name, results)
     _check_runs(runs, data)
     name = str(doc.get("name", manifest.experiment))
-    title = titled(str(doc.get("title", name)), str(doc.get("title_ja", "")), lang)
+    title = str(doc.get("title", name))
+    title = tr(lang, title, str(doc.get("title_ja") or title))
     result = _result(name, title, results, manifest.protocol, data, len(runs))
     rows = {row["run"]: row for row in results.read_summary()}
     done = [r for r in runs if manifest.run(r.name)["state"] in DONE_STATES]
     result.runs = [(r, _stored_run(results, r, rows, data.name)) for r in done]
     manifest.claim()
-    groups = [(g["name"], g["title"]) for g in doc.get("groups", [])] or [
-        (g, g) for g in results.groups()
-    ]
-    plan = _Plan(runs, groups, data, results, manifest, result, lang, figures, workers)
+    plan = _Plan(runs, data, results, manifest, result, lang, figures, workers)
     plan.executor, plan.scheduler = executor, scheduler
     return _execute(plan, on_event)
 

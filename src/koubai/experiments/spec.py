@@ -44,6 +44,7 @@ from koubai import limits
 from koubai.checks import check_name, safe_name
 from koubai.engine.optim import OPTIMIZERS, check_optimizer_args
 from koubai.errors import ConfigError
+from koubai.i18n import tr
 from koubai.training.config import TrainConfig
 
 Protocol = Literal["course", "careful"]
@@ -67,11 +68,6 @@ SPEC_KEYS = {
 GROUP_KEYS = {"name", "title", "title_ja", "set", "grid", "runs"}
 
 
-def titled(title: str, title_ja: str, lang: str) -> str:
-    """The title for ``lang``: the Japanese one in Japanese where there is one."""
-    return title_ja if lang == "ja" and title_ja else title
-
-
 @dataclass(frozen=True)
 class RunSpec:
     """One run of an experiment: its group, its name and its full configuration."""
@@ -89,7 +85,7 @@ class Group:
     title_ja: str = ""  # the title in Japanese ("": the English one serves)
 
     def title_in(self, lang: str) -> str:
-        return titled(self.title, self.title_ja, lang)
+        return tr(lang, self.title, self.title_ja or self.title)
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ class Spec:
 
     def title_in(self, lang: str) -> str:
         """The title for ``lang`` ("en" or "ja")."""
-        return titled(self.title, self.title_ja, lang)
+        return tr(lang, self.title, self.title_ja or self.title)
 
     def count(self, seeds: int = 1) -> int:
         """The number of runs with ``seeds`` seeds, without building any configuration."""

@@ -18,7 +18,7 @@ import os
 import re
 from pathlib import Path
 
-from koubai.i18n import language, t
+from koubai.i18n import language, t, tr
 from koubai.report.draw import config_key, run_configs
 from koubai.report.explain import collect_facts, fmt_acc, group_sentences
 from koubai.results import ResultsFolder
@@ -205,9 +205,11 @@ def _clean_source(source: str) -> str:
 
 
 def _header(page: _Page) -> list[str]:
-    spec, ja = page.spec, page.lang == "ja"
-    title = (ja and spec.get("title_ja")) or spec.get("title") or spec.get("name", "experiment")
-    description = (ja and spec.get("description_ja")) or spec.get("description")
+    spec = page.spec
+    title = spec.get("title") or spec.get("name", "experiment")
+    title = tr(page.lang, title, spec.get("title_ja") or title)
+    description = spec.get("description")
+    description = tr(page.lang, description, spec.get("description_ja") or description)
     meta = (
         f"{page.tr('report.protocol')} <b>{_esc(spec.get('protocol', ''))}</b> · "
         f"{page.tr('report.data')} <b>{_esc(spec.get('dataset', ''))}</b> "
