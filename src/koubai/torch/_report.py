@@ -50,27 +50,23 @@ def write_monitor_report(monitor, folder: Path, *, lang: str = "en") -> Path:
     paths = draw_figures(records, folder, lang=lang)
     note = t("monitor.records", lang, n=len(monitor), every=monitor.every, steps=monitor.step)
     parts = [
-        f"<h1>{_esc(t('monitor.title', lang))}</h1>",
-        f"<p class='note' data-testid='records'>{_esc(note)}</p>",
-        f"<h2>{_esc(t('report.findings', lang))}</h2>",
+        f"<h1>{html.escape(t('monitor.title', lang))}</h1>",
+        f"<p class='note' data-testid='records'>{html.escape(note)}</p>",
+        f"<h2>{html.escape(t('report.findings', lang))}</h2>",
         findings_html(findings, lang, "findings"),
-        f"<h2>{_esc(t('monitor.layers', lang))}</h2><ol class='note' data-testid='layers'>"
-        + "".join(f"<li>{_esc(name)}</li>" for name in records["layer_names"])
+        f"<h2>{html.escape(t('monitor.layers', lang))}</h2><ol class='note' data-testid='layers'>"
+        + "".join(f"<li>{html.escape(str(name))}</li>" for name in records["layer_names"])
         + "</ol>",
     ]
     for path in paths:
         parts += [
-            f"<h2>{_esc(t(f'monitor.{path.stem}', lang))}</h2>",
+            f"<h2>{html.escape(t(f'monitor.{path.stem}', lang))}</h2>",
             figure_html(path, t(f"monitor.{path.stem}.note", lang), f"figure-{path.stem}"),
         ]
     page = (
         f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{_esc(t('monitor.page_title', lang))}</title><style>{STYLE}</style></head>"
+        f"<title>{html.escape(t('monitor.page_title', lang))}</title><style>{STYLE}</style></head>"
         f"<body>{''.join(parts)}</body></html>"
     )
     return atomic_write(folder / ResultsFolder.REPORT, page)
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value))
