@@ -12,7 +12,7 @@ runs under way read at their next evaluation, and they end as ``interrupted``.
 The ``LocalCluster``'s workers come from the fork server of :mod:`koubai.experiments.pool`,
 started before the data are loaded (:func:`prepare`) with Dask and the training code imported:
 a worker process then starts in milliseconds, where a spawned one imports all of that again
-(0.7-0.9 s on two cores, 3 s under load, and as long again to stop).
+(0.7-0.9 s on two cores, 3 s under load, and 0.2-1.5 s to stop).
 """
 
 from __future__ import annotations
