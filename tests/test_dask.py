@@ -86,8 +86,21 @@ def test_the_local_clusters_workers_come_from_the_fork_server():
     try:
         parents = set(client.run(os.getppid).values())
         loaded = set(client.run(lambda: "koubai.training" in sys.modules).values())
+        settings = client.run(_settings, list(cluster.LOCAL_CLUSTER_CONFIG))
+        saturation = client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.WORKER_SATURATION
+        )
     finally:
         client.close()
         local.close()
     assert parents == {forkserver._forkserver._forkserver_pid}
     assert loaded == {True}
+    # The quiet settings reach every worker, and the scheduler hands out one run per worker.
+    assert all(s == cluster.LOCAL_CLUSTER_CONFIG for s in settings.values())
+    assert saturation == 1.0
+
+
+def _settings(keys):
+    import dask
+
+    return {k: dask.config.get(k) for k in keys}
