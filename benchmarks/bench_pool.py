@@ -217,6 +217,11 @@ def _report(samples: dict[str, list[float]], loads: list[float], workers: int) -
     dask = [t for n, t in med.items() if n.startswith("Dask")]
     if dask:
         print(f"\nDask / local pool wall time: {dask[0] / pool:.2f} (target <= 1.15)")
+        pools = next(v for n, v in samples.items() if n.startswith("local pool"))
+        dasks = next(v for n, v in samples.items() if n.startswith("Dask"))
+        ratios = [d / p for d, p in zip(dasks, pools, strict=True)]
+        print(f"Dask / local pool, repeat by repeat (the pair ran back to back): median "
+              f"{statistics.median(ratios):.2f}, {min(ratios):.2f}-{max(ratios):.2f}")  # fmt: skip
     print(f"parallel efficiency of the pool: {base / (workers * pool):.2f} (target >= 0.8)")
     print(f"load average (1 min) before each repeat: {', '.join(f'{x:.1f}' for x in loads)}")
 

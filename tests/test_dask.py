@@ -22,10 +22,17 @@ def _rows(path):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(fh)]
 
 
-def test_a_local_cluster_gives_the_local_pools_results(tmp_path, blobs):
+def test_a_local_cluster_gives_the_local_pools_results(tmp_path, blobs, monkeypatch):
+    import distributed
+
     spec = parse_spec(TINY, source="tiny")
     kw = {"dataset": blobs, "workers": 2, "figures": False}
     local = run_experiment(spec, out_dir=tmp_path / "local", **kw)
+
+    def scatter(*args, **kwargs):
+        raise AssertionError("a LocalCluster's workers map the data; nothing is scattered")
+
+    monkeypatch.setattr(distributed.Client, "scatter", scatter)
     on_dask = run_experiment(spec, out_dir=tmp_path / "dask", executor="dask", **kw)
     assert on_dask.status == "finished"
     assert _rows(on_dask.folder / "summary.csv") == _rows(local.folder / "summary.csv")

@@ -1,13 +1,15 @@
 """Runs on a Dask cluster (``executor="dask"``; ``pip install "koubai[dask]"``).
 
 Without a scheduler address a ``LocalCluster`` is started (one single-threaded worker process
-per requested worker); with one (``tcp://host:8786``), the runs go to that cluster. The data are
-scattered to every worker once (``broadcast=True``) and each task gets that one future: nothing
-is pickled per run. Each run trains with one BLAS thread and measures inline, exactly as in the
-local pool, so both give the same numbers. Workers write each run's files into the results
-folder, so on a real cluster ``--out`` must be a folder every worker sees at the same path (a
-shared file system). Progress comes from the futures; Ctrl-C sets a Dask ``Event`` that the
-runs under way read at their next evaluation, and they end as ``interrupted``.
+per requested worker); with one (``tcp://host:8786``), the runs go to that cluster. Nothing is
+pickled per run: on a real cluster the data are scattered to every worker once
+(``broadcast=True``) and each task gets that one future; a LocalCluster's workers map the data
+from shared memory, as the local pool's do (:mod:`koubai.experiments.pool`: one copy for all the
+workers, and nothing to send). Each run trains with one BLAS thread and measures inline, exactly
+as in the local pool, so both give the same numbers. Workers write each run's files into the
+results folder, so on a real cluster ``--out`` must be a folder every worker sees at the same
+path (a shared file system). Progress comes from the futures; Ctrl-C sets a Dask ``Event`` that
+the runs under way read at their next evaluation, and they end as ``interrupted``.
 
 The ``LocalCluster``'s workers come from the fork server of :mod:`koubai.experiments.pool`,
 started before the data are loaded (:func:`prepare`) with Dask and the training code imported:
@@ -21,6 +23,7 @@ import logging
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from koubai.errors import ConfigError
@@ -94,33 +97,50 @@ def _payload(data: Any) -> dict[str, Any]:
     }
 
 
-_PREPARED: dict[int, Any] = {}  # on a worker: id(payload) -> its data, made once
+@dataclass(frozen=True)
+class _Mapped:
+    """A LocalCluster's data: the handle of the shared-memory blocks its workers map
+    (:class:`koubai.experiments.pool.SharedArrays`), a few hundred bytes per task."""
+
+    handle: dict
 
 
-def _prepared(payload: dict):
-    """The scattered data as :func:`koubai.training.train` wants it, made once per worker:
-    Dask may hand arrays over in unaligned buffers, where NumPy's row gathers (every
-    mini-batch) run some 50x slower; those are copied once into aligned ones."""
+_DATA: dict[Any, Any] = {}  # on a worker: the data of the experiment under way, made once
+
+
+def _data(payload: dict | _Mapped):
+    """The data as :func:`koubai.training.train` wants it, made once per worker: mapped from
+    shared memory (a LocalCluster), or from the scattered arrays, which Dask may hand over in
+    unaligned buffers, where NumPy's row gathers (every mini-batch) run some 50x slower: those
+    are copied once into aligned ones."""
     import numpy as np
 
-    from koubai.experiments.pool import SharedData
+    from koubai.experiments import pool
 
-    key = id(payload)
-    if key not in _PREPARED:
-        _PREPARED.clear()
-        arrays = {
-            k: np.require(v, requirements=["C", "A"]) if isinstance(v, np.ndarray) else v
-            for k, v in payload.items()
-        }
-        _PREPARED[key] = SharedData(**arrays)
-    return _PREPARED[key]
+    if isinstance(payload, _Mapped):
+        key: Any = tuple(name for name, _, _ in payload.handle["arrays"].values())
+    else:
+        key = id(payload)
+    if key not in _DATA:
+        _DATA.clear()
+        if isinstance(payload, _Mapped):
+            _DATA[key] = pool.attach(payload.handle)
+        else:
+            arrays = {
+                k: np.require(v, requirements=["C", "A"]) if isinstance(v, np.ndarray) else v
+                for k, v in payload.items()
+            }
+            _DATA[key] = pool.SharedData(**arrays)
+    return _DATA[key]
 
 
-def _dask_run(run: RunSpec, payload: dict, write, stop_name: str) -> RunResult | Failed | None:
-    """The task: train one run on the scattered data (executes on a Dask worker)."""
+def _dask_run(
+    run: RunSpec, payload: dict | _Mapped, write, stop_name: str
+) -> RunResult | Failed | None:
+    """The task: train one run (executes on a Dask worker)."""
     from distributed import Event
 
-    data = _prepared(payload)
+    data = _data(payload)
     stop, last = Event(stop_name), [time.monotonic()]
     if stop.is_set():  # queued when the experiment was stopped: not started at all
         return None
@@ -189,10 +209,21 @@ def run_dask(
     """Train ``todo`` on a Dask cluster; return True when Ctrl-C stopped it."""
     from distributed import Event
 
+    from koubai.experiments import pool
+
     n_workers = None if scheduler else min(workers or os.cpu_count() or 1, len(todo))
-    client, cluster = _client(n_workers, scheduler)
+    shared = None if scheduler else pool.SharedArrays(data)
     try:
-        (payload,) = client.scatter([_payload(data)], broadcast=True, hash=False)
+        client, cluster = _client(n_workers, scheduler)
+    except BaseException:
+        if shared is not None:
+            shared.close()
+        raise
+    try:
+        if shared is not None:
+            payload: Any = _Mapped(shared.handle)
+        else:
+            (payload,) = client.scatter([_payload(data)], broadcast=True, hash=False)
         stop_name = f"koubai-stop-{uuid.uuid4().hex}"
         stop = Event(stop_name, client=client)
         futures = {
@@ -204,6 +235,8 @@ def run_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+        if shared is not None:  # the workers are gone
+            shared.close()
 
 
 def _collect(futures: dict, record: Recorder, stop) -> bool:

@@ -266,20 +266,24 @@ def default_workers(n_runs: int, workers: int | None) -> int:
 def loading_for_pool(
     executor: str, n_runs: int, workers: int | None, scheduler: str | None = None
 ) -> Iterator[None]:
-    """Wrap the loading of the data when the local pool will train the runs: its fork server
-    starts now (it imports the training code on the other core meanwhile: ~0.2 s off the
-    pool's start), and datasets loaded in the block are prepared straight into shared memory,
-    where the workers map them (nothing left to copy). For a Dask ``LocalCluster``, the fork
-    server its workers will come from starts now (:func:`koubai.experiments.cluster.prepare`).
+    """Wrap the loading of the data when worker processes on this machine will train the runs
+    (the local pool, or a Dask ``LocalCluster``): the fork server they come from starts now (it
+    imports the training code on the other core meanwhile: ~0.2 s off the pool's start; for
+    Dask, :func:`koubai.experiments.cluster.prepare`), and datasets loaded in the block are
+    prepared straight into shared memory, where the workers map them (nothing left to copy).
     Elsewhere, nothing changes."""
     if executor == "dask":
         from koubai.experiments.cluster import prepare
 
         prepare(scheduler)
-    if executor != "local" or default_workers(n_runs, workers) <= 1:
+        local = scheduler is None
+    else:
+        local = executor == "local" and default_workers(n_runs, workers) > 1
+        if local:
+            pools.start()
+    if not local:
         yield
         return
-    pools.start()
     with pools.data_in_shared_memory():
         yield
 
