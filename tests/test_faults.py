@@ -115,12 +115,17 @@ def _wait_for_rows(proc: subprocess.Popen, out: Path, n: int, timeout: float = 1
 
 def _kill_9_after_one_run(tmp_path: Path, data: Path, *args: str, min_processes: int) -> Path:
     """Start LONG on two workers, kill -9 the experiment once a run has finished, and check
-    that none of its processes (at least ``min_processes``) is alive 5 s later; the folder."""
+    that none of its processes (at least ``min_processes``) is alive 5 s later and that it left
+    no shared memory behind; the folder."""
+    shm = Path("/dev/shm")
+    blocks = set(shm.iterdir()) if shm.is_dir() else set()
     proc, out = _start(tmp_path, LONG, data, "--workers", "2", *args)
     try:
         folder = _wait_for_rows(proc, out, 1, timeout=180)
         tree = _descendants(proc.pid)
         assert len(tree) >= min_processes
+        if shm.is_dir():  # the workers map the data from there
+            assert {p for p in shm.iterdir() if p.name.startswith("psm_")} - blocks
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -129,6 +134,8 @@ def _kill_9_after_one_run(tmp_path: Path, data: Path, *args: str, min_processes:
     while _alive(tree) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _alive(tree) == set()
+    if shm.is_dir():  # the resource tracker, the last to go, unlinks the data's blocks
+        assert {p for p in shm.iterdir() if p.name.startswith("psm_")} - blocks == set()
     return folder
 
 
