@@ -19,6 +19,7 @@ a worker process then starts in milliseconds, where a spawned one imports all of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -212,14 +213,14 @@ def run_dask(
     from koubai.experiments import pool
 
     n_workers = None if scheduler else min(workers or os.cpu_count() or 1, len(todo))
-    shared = None if scheduler else pool.SharedArrays(data)
-    try:
-        client, cluster = _client(n_workers, scheduler)
-    except BaseException:
+    with contextlib.ExitStack() as cleanup:  # closed in reverse: client, cluster, then the data
+        shared = None if scheduler else pool.SharedArrays(data)
         if shared is not None:
-            shared.close()
-        raise
-    try:
+            cleanup.callback(shared.close)
+        client, cluster = _client(n_workers, scheduler)
+        if cluster is not None:
+            cleanup.callback(cluster.close)
+        cleanup.callback(client.close)
         if shared is not None:
             payload: Any = _Mapped(shared.handle)
         else:
@@ -231,12 +232,6 @@ def run_dask(
             for index, run in todo
         }
         return _collect(futures, record, stop)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-        if shared is not None:  # the workers are gone
-            shared.close()
 
 
 def _collect(futures: dict, record: Recorder, stop) -> bool:
