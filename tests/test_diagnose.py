@@ -59,14 +59,17 @@ def test_healthy_records_give_no_finding():
     assert diagnose(records(HEALTHY, dead=[[0.1, 0.2]] * 4, update=[[1e-3] * 3] * 4)) == []
 
 
-# -- vanishing: ratio < 1e-3 and norm < 1e-4 (AUTOTRAINER) -----------------------------------
+# -- vanishing: ratio < 1e-2 and norm < 1e-3 (AUTOTRAINER's rule, 10x looser) ----------------
 @pytest.mark.parametrize(
     ("first", "last", "found"),
     [
-        (0.999e-4, 0.1, True),  # ratio 9.99e-4 < 1e-3 and norm 9.99e-5 < 1e-4
-        (1.0e-4, 0.1, False),  # ratio exactly 1e-3: not below
-        (0.5e-4, 0.05, False),  # ratio exactly 1e-3
-        (2e-4, 1.0, False),  # ratio 2e-4 but the norm 2e-4 is not below 1e-4
+        (0.999e-3, 0.1, True),  # ratio 9.99e-3 < 1e-2 and norm 9.99e-4 < 1e-3
+        (1.0e-3, 0.1, False),  # ratio exactly 1e-2
+        (0.5e-3, 0.05, False),  # ratio exactly 1e-2
+        (2e-3, 1.0, False),  # ratio 2e-3 but the norm 2e-3 is not below 1e-3
+        # the note's sigmoid + gauss(0.01) 784-40-20-10 MLP at iteration 0 on mnist-5k, which
+        # stays at chance: AUTOTRAINER's 1e-3 and 1e-4 miss it
+        (2.44e-4, 0.274, True),
     ],
 )
 def test_vanishing_at_the_edge(first, last, found):
@@ -80,7 +83,7 @@ def test_vanishing_names_the_first_layer_and_iteration_it_held():
     f = only(diagnose(records(grad, layer_names=names)), "vanishing_gradient")
     # First held at record 1 (iteration 10), where only fc1 was affected.
     assert (f.layer, f.iteration, f.severity) == ("fc1", 10, "problem")
-    assert f.value == pytest.approx(1e-6) and f.threshold == 1e-3
+    assert f.value == pytest.approx(1e-6) and f.threshold == 1e-2
     assert f.fixes[:3] == ("relu", "he_init", "batchnorm")
     assert "iteration 10: vanishing gradient — `fc1` receives 1/1,000,000" in f.message()
     assert "Try: ReLU, He initialization, batch normalization" in f.message()

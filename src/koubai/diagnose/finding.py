@@ -174,7 +174,7 @@ def make_finding(
     extra: str = "",
 ) -> Finding:
     """Build a :class:`Finding` with its two messages, e.g. "iteration 0: vanishing gradient —
-    `fc1` receives 1/1,200 of the output layer's gradient (threshold 1/1,000). Try: ReLU, He
+    `fc1` receives 1/1,200 of the output layer's gradient (threshold 1/100). Try: ReLU, He
     initialization, batch normalization." """
     en_kind, ja_kind = KIND_NAMES[kind]
     en, ja = _detail(kind, layer, value, threshold, extra)

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from koubai.diagnose.rules import Thresholds
 from koubai.i18n import t
 from koubai.results import ResultsFolder
 
+#: The rules of :mod:`koubai.diagnose` ("the gradient vanishes" means what it means there).
+RULES = Thresholds()
 #: Within this much of 1/classes, an accuracy is "chance".
 CHANCE_MARGIN = 0.03
 #: One class holding this share of all test predictions: the network has collapsed.
 COLLAPSE_SHARE = 0.95
-#: A first/last gradient ratio below this is "the gradient vanishes".
-VANISHING_RATIO = 1e-2
 #: Saturated share (max over layers and time) below which saturation explains nothing.
 SATURATION_LOW = 0.05
 #: Dead ReLU share worth a sentence.
@@ -102,7 +103,8 @@ def run_sentences(f: RunFacts, classes: int, lang: str) -> list[str]:
     else:
         text += "。" if lang == "ja" else "."
     out.append(text)
-    if start < VANISHING_RATIO:
+    vanishes = bool(RULES.vanishes(start, float(d["weight_grad_norm"][0][0])))
+    if vanishes:  # as koubai diagnose judges it (at iteration 0)
         out.append(t("explain.vanishing", lang))
     last = float(d["weight_grad_norm"][0][-1])
     if last < TINY_GRADIENT:
@@ -112,7 +114,7 @@ def run_sentences(f: RunFacts, classes: int, lang: str) -> list[str]:
         top = float(np.nanmax(sat)) if np.isfinite(sat).any() else 0.0  # NaN: no finite value
         if top >= SATURATION_LOW:
             out.append(t("explain.saturation_high", lang, share=fmt_share(top)))
-        elif start < VANISHING_RATIO:
+        elif vanishes:
             out.append(t("explain.saturation_low", lang, share=fmt_share(SATURATION_LOW)))
     elif f.activation in ("relu", "leaky_relu") and d["dead"].size:
         top = float(np.nanmax(d["dead"]))
