@@ -246,3 +246,19 @@ def test_careful_protocol_aggregates_over_seeds(tmp_path, blobs_npz):
     assert "mean ± std" in result.output
     assert not list(folder.glob("*.png"))  # --no-figures
     assert 'protocol = "careful"' in (folder / "spec.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--workers", "-1"], "error: workers must be a positive integer, got -1"),
+        (["--executor", "foo"], "error: unknown executor 'foo'; choose one of ['dask', 'local']"),
+    ],
+)
+def test_bad_run_options_are_one_line_before_any_data_are_loaded(tmp_path, args, error):
+    # The dataset does not exist: the options must be judged before it is looked for.
+    missing = str(tmp_path / "missing.npz")
+    result = runner.invoke(app, ["run", "vanishing", "-d", missing, "-o", str(tmp_path), *args])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [error]
+    assert not list(tmp_path.iterdir())

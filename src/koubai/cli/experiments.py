@@ -229,10 +229,12 @@ def run(
     from koubai.datasets import load
     from koubai.experiments import load_spec
     from koubai.experiments.executors import loading_for_pool
+    from koubai.experiments.runner import check_executor
     from koubai.papers import at_scale
 
     cluster = {"executor": executor, "scheduler": dask_scheduler}
     lang = resolve_language(lang)
+    check_executor(executor, dask_scheduler, workers)  # before any data are loaded
     if resume is not None:
         _resume(names, resume, dataset, seeds, protocol, set_, workers, lang, figures, cluster)
         return

@@ -166,7 +166,7 @@ def run_experiment(
     protocol = check_protocol(protocol or spec.protocol or "course")
     lang = language(lang)
     runs = spec.resolve(protocol=protocol, seeds=seeds, overrides=overrides, max_runs=max_runs)
-    _check_executor(executor, scheduler, workers)
+    check_executor(executor, scheduler, workers)
     with executors.loading_for_pool(executor, len(runs), workers, scheduler):
         data = _load_data(dataset)
     _check_runs(runs, data)
@@ -238,7 +238,7 @@ def resume_experiment(
     if manifest.live_state() == "running":
         raise ResultsError(f"{results.path} is being run by process {manifest.pid}")
     lang = language(lang)
-    _check_executor(executor, scheduler, workers)
+    check_executor(executor, scheduler, workers)
     runs = _runs_of(results)
     with executors.loading_for_pool(executor, len(manifest.todo()), workers, scheduler):
         data = _resume_data(dataset, str(doc.get("dataset", "auto")), results)
@@ -328,7 +328,9 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def _check_executor(executor: str, scheduler: str | None, workers: int | None) -> None:
+def check_executor(executor: str, scheduler: str | None, workers: int | None) -> None:
+    """The executor, its scheduler and the number of workers, checked before any work (the
+    CLI calls it before it loads the data)."""
     check_choice(executor, "executor", EXECUTORS)
     if workers is not None:
         check_int(workers, "workers", minimum=1)
