@@ -280,6 +280,8 @@ def test_sigterm_and_ctrl_c_keep_finished_runs(tmp_path, blobs_npz, sig, workers
     rows = _rows(folder / "summary.csv")
     assert 1 <= len(rows) < 8
     assert manifest.done == sum(r["status"] in ("finished", "diverged") for r in rows)
+    # the message counts what the report and `koubai runs` count
+    assert f"interrupted: {manifest.done} of 8 runs done" in err
     for row in rows:
         assert (folder / "runs" / row["run"] / "metrics.csv").exists()
     deadline = time.monotonic() + 5

