@@ -237,3 +237,23 @@ def test_a_store_from_a_newer_koubai_is_left_alone_with_a_one_line_error(two_exp
     db = sqlite3.connect(default_path())
     assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == n > 0
     db.close()
+
+
+@pytest.mark.parametrize("trailing", ["", "/"])
+def test_a_run_is_found_by_the_folder_path_show_prints(
+    two_experiments, tmp_path, monkeypatch, trailing
+):
+    """``koubai runs show`` prints ``folder: <experiment folder>/runs/<run>``; that path, relative
+    or absolute, with or without a trailing slash, names the run in show and rm."""
+    a, _ = two_experiments
+    run_dir = a.folder / "runs" / "g-relu-he-8x6"
+    with Store() as store:
+        assert store.find(str(run_dir) + trailing)["id"] == f"{a.folder.name}/g-relu-he-8x6"
+    monkeypatch.chdir(tmp_path)
+    relative = os.path.relpath(run_dir, tmp_path) + trailing
+    shown = runner.invoke(app, ["runs", "show", relative])
+    assert shown.exit_code == 0, shown.output
+    assert f"{a.folder.name}/g-relu-he-8x6" in shown.output
+    removed = runner.invoke(app, ["runs", "rm", relative, "--files", "--yes"])
+    assert removed.exit_code == 0, removed.output
+    assert not run_dir.exists() and len(_json([])) == 7

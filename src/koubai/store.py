@@ -10,7 +10,7 @@ SQLite in WAL mode, with a busy timeout: several experiments can index their fol
 
 Each run row holds its key (:func:`koubai.results.run_key`), experiment, folder, status,
 dataset, protocol, configuration (JSON), final accuracies and times. A run is addressed as
-``<folder name>/<run name>`` (its id) or by a unique prefix of its key.
+``<folder name>/<run name>`` (its id), by its folder path or by a unique prefix of its key.
 """
 
 from __future__ import annotations
@@ -273,14 +273,17 @@ class Store:
         return f"{head} FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
     def find(self, ref: str) -> dict[str, Any]:
-        """One run by id (``<folder name>/<run>``), by its path (``<folder>/<run>``) or by a
+        """One run by id (``<folder name>/<run>``), by its folder path (``<folder>/runs/<run>``,
+        as ``koubai runs show`` prints it, or ``<folder>/<run>``; relative or absolute) or by a
         unique key prefix (6+ hex digits)."""
-        folder, _, run = str(Path(ref).resolve()).rpartition("/")
+        path = Path(ref).resolve()
+        places = [(str(path.parent), path.name)]
+        if path.parent.name == ResultsFolder.RUNS:  # <folder>/runs/<run>: the run's own folder
+            places.append((str(path.parent.parent), path.name))
+        either = " OR ".join("(folder = ? AND run = ?)" for _ in places)
+        args = [ref, *(x for place in places for x in place)]
         rows = [
-            dict(r)
-            for r in self.db.execute(
-                "SELECT * FROM runs WHERE id = ? OR (folder = ? AND run = ?)", (ref, folder, run)
-            )
+            dict(r) for r in self.db.execute(f"SELECT * FROM runs WHERE id = ? OR {either}", args)
         ]
         if not rows and len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref):
             found = self.db.execute("SELECT * FROM runs WHERE key LIKE ?", (ref + "%",))
