@@ -257,3 +257,38 @@ def test_a_run_is_found_by_the_folder_path_show_prints(
     removed = runner.invoke(app, ["runs", "rm", relative, "--files", "--yes"])
     assert removed.exit_code == 0, removed.output
     assert not run_dir.exists() and len(_json([])) == 7
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--where", "activaton=sigmoid"], ["'activaton'", "did you mean 'activation'", "lr"]),
+        (["--where", "nothing_like_it=1"], ["'nothing_like_it'", "experiment", "hidden_sizes"]),
+        (["--status", "bogus"], ["status 'bogus'", "finished", "diverged"]),
+        (["--status", "finshed"], ["did you mean 'finished'"]),
+        (["--where", "status=bogus"], ["status 'bogus'", "finished"]),
+    ],
+)
+def test_an_unknown_where_key_or_status_is_a_one_line_error(two_experiments, tmp_path, args, words):
+    commands = [["list"], ["compare", "-o", str(tmp_path / "cmp")], ["rm"]]
+    if args[0] == "--status":
+        del commands[1]  # compare has no --status
+    for command in commands:
+        result = runner.invoke(app, ["runs", *command, *args])
+        assert result.exit_code == 1, (command, result.output)
+        assert result.output.startswith("error: ") and result.output.count("\n") == 1
+        for word in words:
+            assert word in result.output, (command, result.output)
+    assert len(_json([])) == 8  # rm removed nothing
+    # A configuration field that no indexed run has (an older koubai's) is valid, matches none.
+    with Store() as store:
+        store.db.execute("UPDATE runs SET config = json_remove(config, '$.dropout')")
+    assert _json(["--where", "dropout=0.0"]) == []
+
+
+def test_runs_list_where_imports_no_numpy(two_experiments):
+    """A known ``--where`` key is checked against the indexed configurations: no NumPy."""
+    code = RUNS_LIST_IMPORTS.replace('["runs", "list"]', '["runs", "list", "-w", "lr=0.5"]')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("4 runs")
+    assert out.stdout.strip().splitlines()[-1] == "imported: []"
