@@ -292,3 +292,19 @@ def test_runs_list_where_imports_no_numpy(two_experiments):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("4 runs")
     assert out.stdout.strip().splitlines()[-1] == "imported: []"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_a_closed_pipe_ends_runs_list_quietly(two_experiments, fmt):
+    """``koubai runs list | head``: the reader is gone before koubai writes; no message, and
+    status 141 (128 + SIGPIPE), as ``cat`` or ``yes`` killed by SIGPIPE report."""
+    code = "from koubai.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "runs", "list", "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # head has read its lines and left
+    _, err = proc.communicate(timeout=60)
+    assert err.decode() == ""
+    assert proc.returncode == 141
