@@ -308,3 +308,48 @@ def test_a_closed_pipe_ends_runs_list_quietly(two_experiments, fmt):
     _, err = proc.communicate(timeout=60)
     assert err.decode() == ""
     assert proc.returncode == 141
+
+
+TWIN = """
+name = "twin"
+[base]
+hidden_sizes = [8, 6]
+iterations = 10
+batch_size = 20
+eval_every = 10
+activation = "relu"
+init = "he"
+[[group]]
+name = "a"
+[[group]]
+name = "b"
+"""
+
+
+def test_two_runs_with_one_key_are_told_apart_by_id_or_path(tmp_path, blobs):
+    """The same configuration in two groups: one key, two runs. A longer key cannot tell them
+    apart, so the message asks for the id or the path, and lists the ids."""
+    spec = parse_spec(TWIN, source="twin")
+    result = run_experiment(spec, dataset=blobs, out_dir=tmp_path / "out", workers=1, figures=False)
+    ids = [f"{result.folder.name}/{s.name}" for s, _ in result.runs]
+    key = ResultsFolder(result.folder).read_manifest().runs[0]["key"]
+    for ref in (key, key[:8]):
+        shown = runner.invoke(app, ["runs", "show", ref])
+        assert shown.exit_code == 1
+        message = " ".join(shown.output.split())
+        assert f"'{ref}' names 2 runs" in message and "longer key" not in message
+        assert "give the run's id or folder path" in message
+        assert all(i in message for i in ids) and "…" not in message
+    assert runner.invoke(app, ["runs", "show", ids[1]]).exit_code == 0
+
+
+def test_an_ambiguous_run_asks_for_what_tells_the_runs_apart():
+    from koubai.store import _ambiguous
+
+    row = {"id": "x-1/r", "folder": "/a/x-1", "run": "r", "key": "abcdef0123456789"}
+    other = {**row, "id": "x-1/s", "run": "s", "key": "abcdef0223456789"}
+    message = _ambiguous("abcdef", [row, other], by_key=True)
+    assert message.endswith("(x-1/r, x-1/s); give a longer key, or the run's id or folder path")
+    twin = {**row, "folder": "/b/x-1"}  # two folders of one name: one id, two paths
+    message = _ambiguous("x-1/r", [row, twin], by_key=False)
+    assert message.endswith("(/a/x-1/runs/r, /b/x-1/runs/r); give the run's folder path")

@@ -309,17 +309,34 @@ class Store:
         rows = [
             dict(r) for r in self.db.execute(f"SELECT * FROM runs WHERE id = ? OR {either}", args)
         ]
+        by_key = False
         if not rows and len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref):
             found = self.db.execute("SELECT * FROM runs WHERE key LIKE ?", (ref + "%",))
-            rows = [dict(r) for r in found]
+            rows, by_key = [dict(r) for r in found], True
         if not rows:
             raise ConfigError(f"no run {ref!r} in the store; see koubai runs list")
         if len(rows) > 1:
-            ids = ", ".join(r["id"] for r in rows[:5])
-            raise ConfigError(
-                f"{ref!r} names {len(rows)} runs ({ids}…); give the run's path or a longer key"
-            )
+            raise ConfigError(_ambiguous(ref, rows, by_key))
         return rows[0]
+
+
+def _ambiguous(ref: str, rows: list[dict[str, Any]], by_key: bool) -> str:
+    """Why ``ref`` names several runs, and what names one of them: a longer key only when their
+    keys differ (one configuration in two groups or folders has one key), else the id or the
+    folder path; the path alone when the ids are the same too (two folders of one name)."""
+    ids = [r["id"] for r in rows]
+    if len(set(ids)) < len(ids):
+        names = [str(Path(r["folder"]) / ResultsFolder.RUNS / r["run"]) for r in rows]
+        ask = "give the run's folder path"
+    else:
+        names, ask = ids, "give the run's id or folder path"
+    same = ""
+    if by_key and len({r["key"] for r in rows}) > 1:
+        ask = ask.replace("give the", "give a longer key, or the")
+    elif by_key:
+        same = " with the same key"
+    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    return f"{ref!r} names {len(rows)} runs{same} ({shown}); {ask}"
 
 
 def config_fields() -> tuple[str, ...]:
