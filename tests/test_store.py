@@ -237,3 +237,119 @@ def test_a_store_from_a_newer_koubai_is_left_alone_with_a_one_line_error(two_exp
     db = sqlite3.connect(default_path())
     assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == n > 0
     db.close()
+
+
+@pytest.mark.parametrize("trailing", ["", "/"])
+def test_a_run_is_found_by_the_folder_path_show_prints(
+    two_experiments, tmp_path, monkeypatch, trailing
+):
+    """``koubai runs show`` prints ``folder: <experiment folder>/runs/<run>``; that path, relative
+    or absolute, with or without a trailing slash, names the run in show and rm."""
+    a, _ = two_experiments
+    run_dir = a.folder / "runs" / "g-relu-he-8x6"
+    with Store() as store:
+        assert store.find(str(run_dir) + trailing)["id"] == f"{a.folder.name}/g-relu-he-8x6"
+    monkeypatch.chdir(tmp_path)
+    relative = os.path.relpath(run_dir, tmp_path) + trailing
+    shown = runner.invoke(app, ["runs", "show", relative])
+    assert shown.exit_code == 0, shown.output
+    assert f"{a.folder.name}/g-relu-he-8x6" in shown.output
+    removed = runner.invoke(app, ["runs", "rm", relative, "--files", "--yes"])
+    assert removed.exit_code == 0, removed.output
+    assert not run_dir.exists() and len(_json([])) == 7
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--where", "activaton=sigmoid"], ["'activaton'", "did you mean 'activation'", "lr"]),
+        (["--where", "nothing_like_it=1"], ["'nothing_like_it'", "experiment", "hidden_sizes"]),
+        (["--status", "bogus"], ["status 'bogus'", "finished", "diverged"]),
+        (["--status", "finshed"], ["did you mean 'finished'"]),
+        (["--where", "status=bogus"], ["status 'bogus'", "finished"]),
+    ],
+)
+def test_an_unknown_where_key_or_status_is_a_one_line_error(two_experiments, tmp_path, args, words):
+    commands = [["list"], ["compare", "-o", str(tmp_path / "cmp")], ["rm"]]
+    if args[0] == "--status":
+        del commands[1]  # compare has no --status
+    for command in commands:
+        result = runner.invoke(app, ["runs", *command, *args])
+        assert result.exit_code == 1, (command, result.output)
+        assert result.output.startswith("error: ") and result.output.count("\n") == 1
+        for word in words:
+            assert word in result.output, (command, result.output)
+    assert len(_json([])) == 8  # rm removed nothing
+    # A configuration field that no indexed run has (an older koubai's) is valid, matches none.
+    with Store() as store:
+        store.db.execute("UPDATE runs SET config = json_remove(config, '$.dropout')")
+    assert _json(["--where", "dropout=0.0"]) == []
+
+
+def test_runs_list_where_imports_no_numpy(two_experiments):
+    """A known ``--where`` key is checked against the indexed configurations: no NumPy."""
+    code = RUNS_LIST_IMPORTS.replace('["runs", "list"]', '["runs", "list", "-w", "lr=0.5"]')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("4 runs")
+    assert out.stdout.strip().splitlines()[-1] == "imported: []"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_a_closed_pipe_ends_runs_list_quietly(two_experiments, fmt):
+    """``koubai runs list | head``: the reader is gone before koubai writes; no message, and
+    status 141 (128 + SIGPIPE), as ``cat`` or ``yes`` killed by SIGPIPE report."""
+    code = "from koubai.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "runs", "list", "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # head has read its lines and left
+    _, err = proc.communicate(timeout=60)
+    assert err.decode() == ""
+    assert proc.returncode == 141
+
+
+TWIN = """
+name = "twin"
+[base]
+hidden_sizes = [8, 6]
+iterations = 10
+batch_size = 20
+eval_every = 10
+activation = "relu"
+init = "he"
+[[group]]
+name = "a"
+[[group]]
+name = "b"
+"""
+
+
+def test_two_runs_with_one_key_are_told_apart_by_id_or_path(tmp_path, blobs):
+    """The same configuration in two groups: one key, two runs. A longer key cannot tell them
+    apart, so the message asks for the id or the path, and lists the ids."""
+    spec = parse_spec(TWIN, source="twin")
+    result = run_experiment(spec, dataset=blobs, out_dir=tmp_path / "out", workers=1, figures=False)
+    ids = [f"{result.folder.name}/{s.name}" for s, _ in result.runs]
+    key = ResultsFolder(result.folder).read_manifest().runs[0]["key"]
+    for ref in (key, key[:8]):
+        shown = runner.invoke(app, ["runs", "show", ref])
+        assert shown.exit_code == 1
+        message = " ".join(shown.output.split())
+        assert f"'{ref}' names 2 runs" in message and "longer key" not in message
+        assert "give the run's id or folder path" in message
+        assert all(i in message for i in ids) and "…" not in message
+    assert runner.invoke(app, ["runs", "show", ids[1]]).exit_code == 0
+
+
+def test_an_ambiguous_run_asks_for_what_tells_the_runs_apart():
+    from koubai.store import _ambiguous
+
+    row = {"id": "x-1/r", "folder": "/a/x-1", "run": "r", "key": "abcdef0123456789"}
+    other = {**row, "id": "x-1/s", "run": "s", "key": "abcdef0223456789"}
+    message = _ambiguous("abcdef", [row, other], by_key=True)
+    assert message.endswith("(x-1/r, x-1/s); give a longer key, or the run's id or folder path")
+    twin = {**row, "folder": "/b/x-1"}  # two folders of one name: one id, two paths
+    message = _ambiguous("x-1/r", [row, twin], by_key=False)
+    assert message.endswith("(/a/x-1/runs/r, /b/x-1/runs/r); give the run's folder path")

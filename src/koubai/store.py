@@ -10,7 +10,7 @@ SQLite in WAL mode, with a busy timeout: several experiments can index their fol
 
 Each run row holds its key (:func:`koubai.results.run_key`), experiment, folder, status,
 dataset, protocol, configuration (JSON), final accuracies and times. A run is addressed as
-``<folder name>/<run name>`` (its id) or by a unique prefix of its key.
+``<folder name>/<run name>`` (its id), by its folder path or by a unique prefix of its key.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from koubai.errors import ConfigError, ResultsError
-from koubai.results import ResultsFolder, process_gone
+from koubai.results import RUN_STATES, ResultsFolder, process_gone
 
 FILE_NAME = "runs.sqlite"
 #: Columns a ``--where KEY=VALUE`` may name besides the configuration's fields.
@@ -235,7 +235,8 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Runs matching every ``KEY=VALUE`` of ``where`` (a column of :data:`COLUMNS` or a
         configuration field; values read as TOML, so ``lr=0.1``, ``batchnorm=true``), newest
-        experiment first, then in run order."""
+        experiment first, then in run order. An unknown key or status (one of
+        :data:`~koubai.results.RUN_STATES`) is a :class:`ConfigError`, not an empty answer."""
         sql, args = self._query("SELECT *", where, experiment, status)
         sql += " ORDER BY created DESC, folder DESC, rowid"
         if limit is not None:
@@ -257,46 +258,116 @@ class Store:
         found = self.db.execute("SELECT * FROM experiments WHERE state != 'complete'")
         return [dict(r) for r in found]
 
-    @staticmethod
-    def _query(head: str, where, experiment, status) -> tuple[str, list[Any]]:
+    def _query(self, head: str, where, experiment, status) -> tuple[str, list[Any]]:
         clauses, args = [], []
         for item in where:
-            clause, value = _where(item)
+            key, value = _parse_where(item)
+            self._check_where_key(key)
+            clause, value = _where(key, value)
+            if key == "status":
+                _check_status(value)
             clauses.append(clause)
             args.append(value)
         if experiment is not None:
             clauses.append("(experiment = ? OR folder LIKE ?)")
             args += [experiment, f"%/{experiment}"]
         if status is not None:
+            _check_status(status)
             clauses.append("status = ?")
             args.append(status)
         return f"{head} FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
-    def find(self, ref: str) -> dict[str, Any]:
-        """One run by id (``<folder name>/<run>``), by its path (``<folder>/<run>``) or by a
-        unique key prefix (6+ hex digits)."""
-        folder, _, run = str(Path(ref).resolve()).rpartition("/")
-        rows = [
-            dict(r)
-            for r in self.db.execute(
-                "SELECT * FROM runs WHERE id = ? OR (folder = ? AND run = ?)", (ref, folder, run)
+    def _check_where_key(self, key: str) -> None:
+        """Refuse a ``--where`` key that is neither a column nor a :class:`TrainConfig` field.
+
+        The newest indexed run's configuration holds every field, so a known key is checked
+        without importing the training code (and NumPy); only a key missing there (a typo, or a
+        field that koubai gained since that run) asks :func:`config_fields`.
+        """
+        if key in COLUMNS:
+            return
+        newest = self.db.execute("SELECT config FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()
+        if newest is not None and key in json.loads(newest[0]):
+            return
+        fields = config_fields()
+        if key not in fields:
+            raise ConfigError(
+                f"unknown --where key {key!r}{_did_you_mean(key, (*COLUMNS, *fields))}; choose "
+                f"a configuration field ({', '.join(fields)}) or one of {', '.join(COLUMNS)}"
             )
+
+    def find(self, ref: str) -> dict[str, Any]:
+        """One run by id (``<folder name>/<run>``), by its folder path (``<folder>/runs/<run>``,
+        as ``koubai runs show`` prints it, or ``<folder>/<run>``; relative or absolute) or by a
+        unique key prefix (6+ hex digits)."""
+        path = Path(ref).resolve()
+        places = [(str(path.parent), path.name)]
+        if path.parent.name == ResultsFolder.RUNS:  # <folder>/runs/<run>: the run's own folder
+            places.append((str(path.parent.parent), path.name))
+        either = " OR ".join("(folder = ? AND run = ?)" for _ in places)
+        args = [ref, *(x for place in places for x in place)]
+        rows = [
+            dict(r) for r in self.db.execute(f"SELECT * FROM runs WHERE id = ? OR {either}", args)
         ]
+        by_key = False
         if not rows and len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref):
             found = self.db.execute("SELECT * FROM runs WHERE key LIKE ?", (ref + "%",))
-            rows = [dict(r) for r in found]
+            rows, by_key = [dict(r) for r in found], True
         if not rows:
             raise ConfigError(f"no run {ref!r} in the store; see koubai runs list")
         if len(rows) > 1:
-            ids = ", ".join(r["id"] for r in rows[:5])
-            raise ConfigError(
-                f"{ref!r} names {len(rows)} runs ({ids}…); give the run's path or a longer key"
-            )
+            raise ConfigError(_ambiguous(ref, rows, by_key))
         return rows[0]
 
 
-def _where(item: str) -> tuple[str, Any]:
-    """``"lr=0.1"`` → (SQL clause, value)."""
+def _ambiguous(ref: str, rows: list[dict[str, Any]], by_key: bool) -> str:
+    """Why ``ref`` names several runs, and what names one of them: a longer key only when their
+    keys differ (one configuration in two groups or folders has one key), else the id or the
+    folder path; the path alone when the ids are the same too (two folders of one name)."""
+    ids = [r["id"] for r in rows]
+    if len(set(ids)) < len(ids):
+        names = [str(Path(r["folder"]) / ResultsFolder.RUNS / r["run"]) for r in rows]
+        ask = "give the run's folder path"
+    else:
+        names, ask = ids, "give the run's id or folder path"
+    same = ""
+    if by_key and len({r["key"] for r in rows}) > 1:
+        ask = ask.replace("give the", "give a longer key, or the")
+    elif by_key:
+        same = " with the same key"
+    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    return f"{ref!r} names {len(rows)} runs{same} ({shown}); {ask}"
+
+
+def config_fields() -> tuple[str, ...]:
+    """The fields of :class:`~koubai.training.config.TrainConfig`, in order: the configuration
+    keys a ``--where`` may name besides :data:`COLUMNS`. Imports the training code (NumPy)."""
+    import dataclasses
+
+    from koubai.training.config import TrainConfig
+
+    return tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def _did_you_mean(got: str, known: Sequence[str]) -> str:
+    """`` (did you mean 'activation'?)`` for a near miss of one of ``known``, else ``""``."""
+    import difflib
+
+    near = difflib.get_close_matches(got, known, n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _check_status(status: Any) -> None:
+    """Refuse a status that no run can have (see :data:`~koubai.results.RUN_STATES`)."""
+    if status not in RUN_STATES:
+        raise ConfigError(
+            f"unknown status {status!r}{_did_you_mean(str(status), RUN_STATES)}; choose one "
+            f"of {', '.join(RUN_STATES)}"
+        )
+
+
+def _parse_where(item: str) -> tuple[str, Any]:
+    """``"lr=0.1"`` → ``("lr", 0.1)``: the value read as TOML, else as the text given."""
     import tomllib
 
     key, sep, text = item.partition("=")
@@ -304,9 +375,13 @@ def _where(item: str) -> tuple[str, Any]:
     if not sep or not key:
         raise ConfigError(f"--where takes KEY=VALUE, got {item!r}")
     try:
-        value = tomllib.loads(f"v = {text.strip()}")["v"]
+        return key, tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
-        value = text.strip()
+        return key, text.strip()
+
+
+def _where(key: str, value: Any) -> tuple[str, Any]:
+    """A ``--where`` key and value → (SQL clause, value)."""
     if key in COLUMNS:
         return f'"{key}" = ?', str(value)
     if not key.isidentifier():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -133,6 +134,10 @@ F = TypeVar("F", bound=Callable[..., object])
 EXIT_BUG = 70
 #: Exit status after Ctrl-C, as a shell reports SIGINT.
 EXIT_INTERRUPTED = 130
+#: Exit status when the reader of stdout went away (``koubai runs list | head``): 128 + SIGPIPE,
+#: what the shell reports for ``cat``, ``yes`` or ``grep`` in the same place. Without
+#: ``set -o pipefail`` the pipe's status is the reader's (0); with it, the early stop shows.
+EXIT_BROKEN_PIPE = 128 + 13
 
 
 def fail(message: str, hint: str | None = None, *, code: int = 1) -> NoReturn:
@@ -161,17 +166,32 @@ def _report_bug(exc: BaseException) -> NoReturn:
     )
 
 
+def _reader_gone() -> NoReturn:
+    """stdout's reader closed the pipe (``| head`` has its lines): stop quietly, as a Unix tool
+    killed by SIGPIPE does, with :data:`EXIT_BROKEN_PIPE`. stdout now writes to the null device,
+    so that flushing what is left at exit raises nothing more (the Python docs' recipe, "Note
+    on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(code=EXIT_BROKEN_PIPE)
+
+
 def user_errors(func: F) -> F:
     """Decorator: koubai's own errors, ``OSError`` and ``MemoryError`` become one line and exit
-    status 1; Ctrl-C exits 130; any other exception is a bug (:func:`_report_bug`)."""
+    status 1; Ctrl-C exits 130; a closed stdout pipe exits 141 without a word
+    (:func:`_reader_gone`); any other exception is a bug (:func:`_report_bug`)."""
     from koubai.errors import KoubaiError
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, not in the flush at exit
+            return result
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            _reader_gone()
         except KoubaiError as exc:
             fail(str(exc))
         except MemoryError:

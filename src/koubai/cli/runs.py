@@ -120,7 +120,11 @@ def _print_table(rows: list[dict[str, Any]], total: int) -> None:
 
 @runs_app.command(epilog=example("koubai runs show 5803defe"))
 @user_errors
-def show(run: str = typer.Argument(..., help="A run id (folder/run) or a key prefix.")) -> None:
+def show(
+    run: str = typer.Argument(
+        ..., help="A run id (folder/run), the run's folder path or a key prefix."
+    ),
+) -> None:
     """Everything the store knows about one run, and where its files are."""
     from koubai.results import ResultsFolder
 
@@ -149,7 +153,9 @@ def show(run: str = typer.Argument(..., help="A run id (folder/run) or a key pre
 )
 @user_errors
 def compare(
-    runs: list[str] | None = typer.Argument(None, help="Run ids or key prefixes."),
+    runs: list[str] | None = typer.Argument(
+        None, help="Run ids, run folder paths or key prefixes."
+    ),
     where: list[str] | None = typer.Option(None, "--where", "-w", help=WHERE_HELP),
     experiment: str | None = typer.Option(None, help="An experiment's name or folder name."),
     out: Path = typer.Option(Path("koubai-compare"), "--out", "-o", help="Figure stem."),
@@ -199,7 +205,9 @@ def _overlay(row: dict[str, Any]):
 @runs_app.command(epilog=example("koubai runs rm --experiment vanishing --files"))
 @user_errors
 def rm(
-    runs: list[str] | None = typer.Argument(None, help="Run ids or key prefixes."),
+    runs: list[str] | None = typer.Argument(
+        None, help="Run ids, run folder paths or key prefixes."
+    ),
     where: list[str] | None = typer.Option(None, "--where", "-w", help=WHERE_HELP),
     experiment: str | None = typer.Option(None, help="An experiment's name or folder name."),
     status: str | None = typer.Option(None, help="Only runs with this status."),
