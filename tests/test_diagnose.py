@@ -331,6 +331,7 @@ def test_the_diagnose_command(folder, tmp_path):
     assert result.exit_code == 0, result.output
     assert "g-sigmoid-gauss-8x8x8x8" in result.output
     assert "vanishing gradient — `hidden layer 1`" in result.output.replace("\n", "")
+    assert "[problem] iteration 0: vanishing gradient" in result.output  # the severity shows
     result = runner.invoke(app, ["diagnose", str(folder), "--format", "json", "--lang", "ja"])
     data = json.loads(result.output)
     assert data["g-sigmoid-gauss-8x8x8x8"][0]["kind"] == "vanishing_gradient"

@@ -41,4 +41,6 @@ def diagnose(
         console.print(f"{folder}: {t('cli.no_diagnostics', lang)}", highlight=False)
     for run, findings in results.items():
         console.print(run, style="bold", highlight=False, markup=False)
-        console.print(format_findings(findings, lang), highlight=False, soft_wrap=True)
+        console.print(
+            format_findings(findings, lang), highlight=False, soft_wrap=True, markup=False
+        )
