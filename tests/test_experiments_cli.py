@@ -262,3 +262,23 @@ def test_bad_run_options_are_one_line_before_any_data_are_loaded(tmp_path, args,
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [error]
     assert not list(tmp_path.iterdir())
+
+
+def test_a_results_folder_named_like_markup_is_printed_as_it_is(tmp_path, blobs_npz):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY)
+    out = tmp_path / "odd[base]"  # Rich would read "[base]" as a style and drop it
+    args = [
+        "run",
+        str(spec),
+        "-d",
+        str(blobs_npz),
+        "-o",
+        str(out),
+        "--no-figures",
+        "--workers",
+        "1",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"results: {out}" in result.output.replace("\n", "")

@@ -38,7 +38,7 @@ def diagnose(
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     if not results:
-        console.print(f"{folder}: {t('cli.no_diagnostics', lang)}", highlight=False)
+        console.print(f"{folder}: {t('cli.no_diagnostics', lang)}", highlight=False, markup=False)
     for run, findings in results.items():
         console.print(run, style="bold", highlight=False, markup=False)
         console.print(

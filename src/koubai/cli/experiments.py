@@ -94,10 +94,12 @@ def print_summary(result, lang: str = "en") -> None:
         ("cli.data", result.dataset_source),
         ("cli.results", result.folder),
     ):
-        console.print(f"{t(key, lang)}: {value}", highlight=False, soft_wrap=True)
+        console.print(f"{t(key, lang)}: {value}", highlight=False, markup=False, soft_wrap=True)
     report = ResultsFolder(result.folder).report_path
     if report.exists():
-        console.print(f"{t('cli.report', lang)}: {report}", highlight=False, soft_wrap=True)
+        console.print(
+            f"{t('cli.report', lang)}: {report}", highlight=False, markup=False, soft_wrap=True
+        )
 
 
 def say_fallback(asked: str, data, lang: str) -> None:
@@ -138,7 +140,9 @@ def _final_status(result, last: bool = True, lang: str = "en") -> None:
     done = sum(res.status in ("finished", "diverged") for _, res in result.runs)
     kept = f"{done} of {result.planned} runs"
     for run, error in result.failures:
-        err_console.print(f"failed: {run.name}: {error}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"failed: {run.name}: {error}", highlight=False, markup=False, soft_wrap=True
+        )
     if result.status == "interrupted":
         # Counted as the manifest counts (what `koubai report` and `koubai runs` show): runs
         # stopped part-way are kept, but not done.
@@ -169,7 +173,9 @@ def print_claims(result, lang: str) -> None:
     if papers.is_paper(result.name):
         text = papers.report(result.folder, result.name, lang)
         console.print(text, highlight=False, soft_wrap=True, markup=False)
-        console.print(f"claims:  {ResultsFolder(result.folder).claims_path}", highlight=False)
+        console.print(
+            f"claims:  {ResultsFolder(result.folder).claims_path}", highlight=False, markup=False
+        )
 
 
 @app.command(
@@ -423,7 +429,7 @@ def report(
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     path = write_report(results.path, lang=lang)
-    console.print(f"{t('cli.report', lang)}: {path}", highlight=False, soft_wrap=True)
+    console.print(f"{t('cli.report', lang)}: {path}", highlight=False, markup=False, soft_wrap=True)
     incomplete = results.completeness()
     if incomplete:
-        console.print(f"incomplete: {incomplete}", highlight=False, soft_wrap=True)
+        console.print(f"incomplete: {incomplete}", highlight=False, markup=False, soft_wrap=True)

@@ -32,5 +32,12 @@ def tensorboard(
 
     runs = export_tensorboard(folder, logdir)
     root = runs[0].parent if runs else (logdir or folder)
-    console.print(f"{len(runs)} runs written to {root}", highlight=False, soft_wrap=True)
-    console.print(f"open them with: tensorboard --logdir {root}", highlight=False, soft_wrap=True)
+    console.print(
+        f"{len(runs)} runs written to {root}", highlight=False, markup=False, soft_wrap=True
+    )
+    console.print(
+        f"open them with: tensorboard --logdir {root}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
