@@ -113,3 +113,15 @@ def test_datasets_and_diagnose_speak_japanese_when_asked(tmp_path):
     empty.mkdir()
     diagnosed = runner.invoke(app, ["diagnose", str(empty), "--lang", "ja"], env=WIDE)
     assert diagnosed.exit_code == 0 and "診断データ" in diagnosed.output
+
+
+def test_the_command_list_shows_each_summary_as_one_paragraph():
+    result = runner.invoke(app, ["--help"], env=WIDE)
+    assert result.exit_code == 0
+    flat = " ".join(result.output.split())
+    # The docstrings break their lines after "for the" and "and": the list must not.
+    assert "summary; for the paper experiments, the paper's claims" in flat
+    lines = [line for line in result.output.splitlines() if " run " in f" {line.strip('│ ')} "]
+    assert any("for the paper experiments" in line for line in lines)
+    runs_help = runner.invoke(app, ["runs", "--help"], env=WIDE)
+    assert "Example: koubai runs list" in runs_help.output

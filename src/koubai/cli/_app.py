@@ -34,7 +34,11 @@ _METAVARS = {"int": "N", "float": "X", "Path": "PATH", "str": "TEXT"}
 
 
 def _plain_help(command, ctx) -> None:
-    """Show ``--seeds N`` and ``--figures`` rather than ``<int>`` and ``<bool>`` tags."""
+    """Show ``--seeds N`` and ``--figures`` rather than ``<int>`` and ``<bool>`` tags, and a
+    command's summary in the list as one flowing paragraph (not broken where its docstring's
+    lines break)."""
+    if command.help and not command.short_help:
+        command.short_help = " ".join(command.help.split("\n\n")[0].split())
     params = list(command.params)
     help_option = command.get_help_option(ctx)
     if help_option is not None:

@@ -18,6 +18,7 @@ from koubai.errors import ConfigError
 runs_app = typer.Typer(
     name="runs",
     help="List, show, compare and remove runs across experiments (the run store).",
+    epilog=example("koubai runs list --where activation=sigmoid --where init=gauss"),
     no_args_is_help=True,
 )
 app.add_typer(runs_app)
