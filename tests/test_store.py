@@ -120,6 +120,12 @@ def test_show_and_compare(two_experiments, tmp_path):
         app, ["runs", "compare", "--where", "init=he", "-o", str(tmp_path / "he")]
     )
     assert by_where.exit_code == 0 and "4 runs" in by_where.output
+    # A narrow terminal folds the cells; it never cuts an id short with "…".
+    narrow = runner.invoke(
+        app, ["runs", "compare", run_a, run_b, "-o", str(stem)], env={"COLUMNS": "50"}
+    )
+    assert narrow.exit_code == 0 and "…" not in narrow.output
+    assert max(len(line) for line in narrow.output.splitlines() if "│" in line) <= 50
 
 
 def test_rm_removes_entries_and_with_files_the_folders(two_experiments):
@@ -353,3 +359,15 @@ def test_an_ambiguous_run_asks_for_what_tells_the_runs_apart():
     twin = {**row, "folder": "/b/x-1"}  # two folders of one name: one id, two paths
     message = _ambiguous("x-1/r", [row, twin], by_key=False)
     assert message.endswith("(/a/x-1/runs/r, /b/x-1/runs/r); give the run's folder path")
+
+
+def test_the_compare_figure_numbers_layers_with_whole_numbers():
+    import numpy as np
+
+    from koubai.report.compare import Overlay, plot_overlay
+
+    run = Overlay("a", np.arange(3), np.full(3, 0.5), np.array([1e-3, 1e-2, 1e-1]))
+    grad = plot_overlay([run]).axes[1]
+    lo, hi = grad.get_xlim()
+    ticks = [t for t in grad.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # layer 1, 2, 3: no 1.5

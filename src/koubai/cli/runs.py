@@ -177,7 +177,8 @@ def compare(
     differing = sorted(k for k in configs[0] if len({json.dumps(c.get(k)) for c in configs}) > 1)
     table = Table(title=f"{len(rows)} runs")
     for col in ("id", "dataset", "status", "final_test_acc", *differing):
-        table.add_column(col, justify="left" if col == "id" else "right")
+        # folded, never cut: the ids are what tells the rows apart
+        table.add_column(col, justify="left" if col == "id" else "right", overflow="fold")
     for r, c in zip(rows, configs, strict=True):
         cells = [r["id"], r["dataset"], r["status"], _fmt(r["final_test_acc"])]
         table.add_row(*cells, *(_fmt(c.get(k)) for k in differing))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from koubai.report.figures import colors, labels, localize, new_figure
 
@@ -42,6 +43,7 @@ def plot_overlay(runs: Sequence[Overlay], *, title: str = "", lang: str = "en") 
     acc.grid(alpha=0.3)
     acc.legend(fontsize=7)
     grad.set_yscale("log")
+    grad.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers 1, 2, 3: no 1.5
     grad.set_xlabel(lab["layer"])
     grad.set_ylabel(lab["grad_norm"])
     grad.grid(alpha=0.3, which="both")
