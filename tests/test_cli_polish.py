@@ -125,3 +125,19 @@ def test_the_command_list_shows_each_summary_as_one_paragraph():
     assert any("for the paper experiments" in line for line in lines)
     runs_help = runner.invoke(app, ["runs", "--help"], env=WIDE)
     assert "Example: koubai runs list" in runs_help.output
+
+
+def test_a_broken_pipe_other_than_stdout_is_an_error_not_a_quiet_exit():
+    import typer
+
+    from koubai.cli._app import user_errors
+
+    @user_errors
+    def command() -> None:
+        raise BrokenPipeError(32, "Broken pipe")  # a subprocess's pipe, say: stdout is fine
+
+    one = typer.Typer()
+    one.command()(command)
+    result = runner.invoke(one, [])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: Broken pipe"

@@ -175,9 +175,36 @@ def _reader_gone() -> NoReturn:
     killed by SIGPIPE does, with :data:`EXIT_BROKEN_PIPE`. stdout now writes to the null device,
     so that flushing what is left at exit raises nothing more (the Python docs' recipe, "Note
     on SIGPIPE")."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (
+        OSError,
+        ValueError,
+    ):  # no file descriptor (a notebook, a test runner): nothing to flush
+        pass
     raise typer.Exit(code=EXIT_BROKEN_PIPE)
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout's reader went away (a pipe with no reader polls as an error), as opposed
+    to another pipe breaking while stdout is fine."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # no file descriptor (a test runner): not a closed pipe
+        return False
+    if not hasattr(select, "poll"):  # Windows: no way to ask; take it as stdout's
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & select.POLLERR for _, event in poller.poll(0))
+
+
+def _os_message(exc: OSError) -> str:
+    where = f" {exc.filename!s}" if getattr(exc, "filename", None) else ""
+    return f"{exc.strerror or exc}{':' if where else ''}{where}"
 
 
 def user_errors(func: F) -> F:
@@ -194,15 +221,16 @@ def user_errors(func: F) -> F:
             return result
         except typer.Exit:
             raise
-        except BrokenPipeError:
-            _reader_gone()
+        except BrokenPipeError as exc:
+            if _stdout_closed():
+                _reader_gone()
+            fail(_os_message(exc))  # another pipe (a subprocess, a socket): an error like any
         except KoubaiError as exc:
             fail(str(exc))
         except MemoryError:
             fail("not enough memory for this request; choose smaller sizes or fewer runs")
         except OSError as exc:
-            where = f" {exc.filename!s}" if getattr(exc, "filename", None) else ""
-            fail(f"{exc.strerror or exc}{':' if where else ''}{where}")
+            fail(_os_message(exc))
         except KeyboardInterrupt:
             fail("interrupted", code=EXIT_INTERRUPTED)
         except Exception as exc:  # noqa: BLE001 - anything else is a bug, reported as one
