@@ -90,8 +90,10 @@ def prepare(scheduler: str | None) -> None:
 
 
 def _payload(data: Any) -> dict[str, Any]:
+    """The data to scatter, with a token that names this experiment's copy on the workers."""
     keys = ("x_train", "y_train", "x_test", "y_test")
     return {
+        "token": uuid.uuid4().hex,
         "name": getattr(data, "name", ""),
         "n_classes": getattr(data, "n_classes", None),
         **{k: getattr(data, k) for k in keys},
@@ -118,10 +120,11 @@ def _data(payload: dict | _Mapped):
 
     from koubai.experiments import pool
 
+    # A key that no later experiment can share (an object's id could be reused once freed).
     if isinstance(payload, _Mapped):
         key: Any = tuple(name for name, _, _ in payload.handle["arrays"].values())
     else:
-        key = id(payload)
+        key = payload["token"]
     if key not in _DATA:
         _DATA.clear()
         if isinstance(payload, _Mapped):
@@ -130,6 +133,7 @@ def _data(payload: dict | _Mapped):
             arrays = {
                 k: np.require(v, requirements=["C", "A"]) if isinstance(v, np.ndarray) else v
                 for k, v in payload.items()
+                if k != "token"
             }
             _DATA[key] = pool.SharedData(**arrays)
     return _DATA[key]
