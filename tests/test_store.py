@@ -116,6 +116,10 @@ def test_show_and_compare(two_experiments, tmp_path):
     assert "lr" in result.output  # the one setting that differs gets a column
     assert (tmp_path / "cmp.png").stat().st_size > 1000
     assert (tmp_path / "cmp.svg").exists()
+    odd = tmp_path / "odd[base]"  # printed as it is, not read as Rich markup
+    odd.mkdir()
+    shown = runner.invoke(app, ["runs", "compare", run_a, run_b, "-o", str(odd / "cmp")])
+    assert f"figure: {odd / 'cmp.png'}" in shown.output.replace("\n", "")
     by_where = runner.invoke(
         app, ["runs", "compare", "--where", "init=he", "-o", str(tmp_path / "he")]
     )

@@ -23,7 +23,7 @@ from koubai.cli._app import (
 from koubai.cli.engine import parse_sizes
 from koubai.errors import ConfigError
 from koubai.i18n import t
-from koubai.results import ResultsFolder
+from koubai.results import DONE_STATES, ResultsFolder
 
 OUT_HELP = "Parent folder of the results; each experiment writes <out>/<name>-<time>/."
 
@@ -137,7 +137,7 @@ _FAILED: list = []  # experiments of this command with failed runs
 
 def _final_status(result, last: bool = True, lang: str = "en") -> None:
     """Exit 130 after Ctrl-C/SIGTERM, 1 when a run failed (each failure on its own line)."""
-    done = sum(res.status in ("finished", "diverged") for _, res in result.runs)
+    done = sum(res.status in DONE_STATES for _, res in result.runs)
     kept = f"{done} of {result.planned} runs"
     for run, error in result.failures:
         err_console.print(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from koubai.cli._app import (
@@ -72,7 +73,7 @@ def _show(result) -> None:
         console.print(table)
     console.print(result.explanation(), **wrap)
     for path in result.figures:
-        console.print(f"[dim]{path}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[dim]{escape(str(path))}[/]", highlight=False, soft_wrap=True)
     console.print()
 
 

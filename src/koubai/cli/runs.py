@@ -97,7 +97,7 @@ def list_(
             total = store.count(where or [], experiment=experiment, status=status)
             _print_table(rows, total)
             for line in _incomplete(store, rows):
-                console.print(f"incomplete: {line}", highlight=False, soft_wrap=True)
+                console.print(f"incomplete: {line}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _print_table(rows: list[dict[str, Any]], total: int) -> None:
@@ -185,7 +185,7 @@ def compare(
     console.print(table)
     fig = plot_overlay([_overlay(r) for r in rows], title="koubai runs compare", lang=lang)
     for path in save_figure(fig, out):
-        console.print(f"figure: {path}", highlight=False, soft_wrap=True)
+        console.print(f"figure: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _overlay(row: dict[str, Any]):
@@ -268,4 +268,5 @@ def reindex(
             f"indexed {n_runs} runs in {n_folders} experiments: {store.path}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
