@@ -131,6 +131,15 @@ def resolve_language(lang: str | None) -> str:
 console = Console()
 err_console = Console(stderr=True)
 
+
+def say(text: str, *, err: bool = False, style: str | None = None) -> None:
+    """Print a line that holds the user's values (paths, names, errors) exactly as they are:
+    no Rich markup (a folder ``odd[base]`` keeps its ``[base]``), no highlighting, no line
+    breaks added inside a path."""
+    target = err_console if err else console
+    target.print(text, style=style, highlight=False, markup=False, soft_wrap=True)
+
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -178,10 +187,7 @@ def _reader_gone() -> NoReturn:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (
-        OSError,
-        ValueError,
-    ):  # no file descriptor (a notebook, a test runner): nothing to flush
+    except (OSError, ValueError):  # no file descriptor (a notebook, a test runner)
         pass
     raise typer.Exit(code=EXIT_BROKEN_PIPE)
 

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from koubai.cli._app import app, console, language_option, resolve_language, user_errors
+from koubai.cli._app import app, console, language_option, resolve_language, say, user_errors
 from koubai.errors import ConfigError
 from koubai.i18n import t
 
@@ -51,10 +51,9 @@ def datasets_list(ctx: typer.Context, lang: str | None = language_option("Langua
         )
     console.print(table)
     for info in infos:
-        # Paths come from the user (KOUBAI_DATA_DIR): never read as Rich markup.
-        console.print(f"[dim]{info.name}: {escape(info.where)}[/]", highlight=False, soft_wrap=True)
+        say(f"{info.name}: {info.where}", style="dim")  # a path of the user's (KOUBAI_DATA_DIR)
     cache = t("datasets.cache", lang, folder=str(data_dir()))
-    console.print(cache, style="dim", highlight=False, markup=False)
+    say(cache, style="dim")
 
 
 @datasets_app.command("fetch", epilog="Example: koubai datasets fetch mnist")

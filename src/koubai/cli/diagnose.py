@@ -9,10 +9,10 @@ import typer
 
 from koubai.cli._app import (
     app,
-    console,
     example,
     language_option,
     resolve_language,
+    say,
     user_errors,
 )
 from koubai.i18n import t
@@ -38,9 +38,7 @@ def diagnose(
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     if not results:
-        console.print(f"{folder}: {t('cli.no_diagnostics', lang)}", highlight=False, markup=False)
+        say(f"{folder}: {t('cli.no_diagnostics', lang)}")
     for run, findings in results.items():
-        console.print(run, style="bold", highlight=False, markup=False)
-        console.print(
-            format_findings(findings, lang), highlight=False, soft_wrap=True, markup=False
-        )
+        say(run, style="bold")
+        say(format_findings(findings, lang))

@@ -18,6 +18,7 @@ from koubai.cli._app import (
     fail,
     language_option,
     resolve_language,
+    say,
     user_errors,
 )
 from koubai.cli.engine import parse_sizes
@@ -94,12 +95,10 @@ def print_summary(result, lang: str = "en") -> None:
         ("cli.data", result.dataset_source),
         ("cli.results", result.folder),
     ):
-        console.print(f"{t(key, lang)}: {value}", highlight=False, markup=False, soft_wrap=True)
+        say(f"{t(key, lang)}: {value}")
     report = ResultsFolder(result.folder).report_path
     if report.exists():
-        console.print(
-            f"{t('cli.report', lang)}: {report}", highlight=False, markup=False, soft_wrap=True
-        )
+        say(f"{t('cli.report', lang)}: {report}")
 
 
 def say_fallback(asked: str, data, lang: str) -> None:
@@ -140,9 +139,7 @@ def _final_status(result, last: bool = True, lang: str = "en") -> None:
     done = sum(res.status in DONE_STATES for _, res in result.runs)
     kept = f"{done} of {result.planned} runs"
     for run, error in result.failures:
-        err_console.print(
-            f"failed: {run.name}: {error}", highlight=False, markup=False, soft_wrap=True
-        )
+        say(f"failed: {run.name}: {error}", err=True)
     if result.status == "interrupted":
         # Counted as the manifest counts (what `koubai report` and `koubai runs` show): runs
         # stopped part-way are kept, but not done.
@@ -172,10 +169,8 @@ def print_claims(result, lang: str) -> None:
 
     if papers.is_paper(result.name):
         text = papers.report(result.folder, result.name, lang)
-        console.print(text, highlight=False, soft_wrap=True, markup=False)
-        console.print(
-            f"claims:  {ResultsFolder(result.folder).claims_path}", highlight=False, markup=False
-        )
+        say(text)
+        say(f"claims:  {ResultsFolder(result.folder).claims_path}")
 
 
 @app.command(
@@ -429,7 +424,7 @@ def report(
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     path = write_report(results.path, lang=lang)
-    console.print(f"{t('cli.report', lang)}: {path}", highlight=False, markup=False, soft_wrap=True)
+    say(f"{t('cli.report', lang)}: {path}")
     incomplete = results.completeness()
     if incomplete:
-        console.print(f"incomplete: {incomplete}", highlight=False, markup=False, soft_wrap=True)
+        say(f"incomplete: {incomplete}")

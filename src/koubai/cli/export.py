@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from koubai.cli._app import app, console, example, user_errors
+from koubai.cli._app import app, example, say, user_errors
 
 export_app = typer.Typer(
     help="Export a results folder for other tools (TensorBoard).",
@@ -32,12 +32,5 @@ def tensorboard(
 
     runs = export_tensorboard(folder, logdir)
     root = runs[0].parent if runs else (logdir or folder)
-    console.print(
-        f"{len(runs)} runs written to {root}", highlight=False, markup=False, soft_wrap=True
-    )
-    console.print(
-        f"open them with: tensorboard --logdir {root}",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
-    )
+    say(f"{len(runs)} runs written to {root}")
+    say(f"open them with: tensorboard --logdir {root}")

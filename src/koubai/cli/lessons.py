@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from koubai.cli._app import (
@@ -17,6 +16,7 @@ from koubai.cli._app import (
     example,
     language_option,
     resolve_language,
+    say,
     user_errors,
 )
 from koubai.i18n import t
@@ -73,7 +73,7 @@ def _show(result) -> None:
         console.print(table)
     console.print(result.explanation(), **wrap)
     for path in result.figures:
-        console.print(f"[dim]{escape(str(path))}[/]", highlight=False, soft_wrap=True)
+        say(str(path), style="dim")
     console.print()
 
 

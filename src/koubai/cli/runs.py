@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from koubai.cli._app import app, console, example, user_errors
+from koubai.cli._app import app, console, example, say, user_errors
 from koubai.errors import ConfigError
 
 runs_app = typer.Typer(
@@ -97,7 +97,7 @@ def list_(
             total = store.count(where or [], experiment=experiment, status=status)
             _print_table(rows, total)
             for line in _incomplete(store, rows):
-                console.print(f"incomplete: {line}", highlight=False, soft_wrap=True, markup=False)
+                say(f"incomplete: {line}")
 
 
 def _print_table(rows: list[dict[str, Any]], total: int) -> None:
@@ -185,7 +185,7 @@ def compare(
     console.print(table)
     fig = plot_overlay([_overlay(r) for r in rows], title="koubai runs compare", lang=lang)
     for path in save_figure(fig, out):
-        console.print(f"figure: {path}", highlight=False, soft_wrap=True, markup=False)
+        say(f"figure: {path}")
 
 
 def _overlay(row: dict[str, Any]):
@@ -264,9 +264,4 @@ def reindex(
     roots = folders or [p for p in (Path("koubai-results"),) if p.is_dir()]
     with Store() as store:
         n_folders, n_runs = store.reindex(roots)
-        console.print(
-            f"indexed {n_runs} runs in {n_folders} experiments: {store.path}",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+        say(f"indexed {n_runs} runs in {n_folders} experiments: {store.path}")
