@@ -32,7 +32,7 @@ import json
 import math
 import os
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -390,6 +390,14 @@ def new_manifest(experiment: str, dataset: str, protocol: str, runs: Sequence[tu
     )
 
 
+def in_language(entry: Mapping[str, Any], key: str, lang: str, default: str = "") -> str:
+    """A text of a spec entry (``spec.toml``'s top level or one of its groups) in ``lang``:
+    ``key`` (``"title"``, ``"description"``), or ``key_ja`` for Japanese where the entry has
+    one; ``default`` when it has neither."""
+    text = str(entry.get(key) or default)
+    return tr(lang, text, str(entry.get(f"{key}_ja") or text))
+
+
 class ResultsFolder:
     """An experiment's results folder: every file name, column and figure stem, and the only
     code that writes or reads them.
@@ -698,8 +706,7 @@ class ResultsFolder:
         (its name when the spec has no title)."""
         for entry in self.read_spec().get(self.GROUPS_KEY, []):
             if entry.get("name") == group:
-                title = str(entry.get("title") or group)
-                return tr(lang, title, str(entry.get("title_ja") or title))
+                return in_language(entry, "title", lang, default=group)
         return group
 
     def figure(self, stem: Path, suffix: str = ".png") -> Path | None:

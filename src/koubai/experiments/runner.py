@@ -37,7 +37,7 @@ from koubai.errors import ConfigError, KoubaiError, ResultsError
 from koubai.experiments import executors
 from koubai.experiments.executors import Failed, _Job
 from koubai.experiments.spec import RunSpec, Spec, check_protocol, load_spec
-from koubai.i18n import language, tr
+from koubai.i18n import language
 from koubai.report.draw import draw_figures
 from koubai.report.html import write_report
 from koubai.results import (
@@ -45,6 +45,7 @@ from koubai.results import (
     Manifest,
     ResultsFolder,
     aggregate,
+    in_language,
     new_manifest,
     run_key,
     summary_row,
@@ -245,8 +246,7 @@ def resume_experiment(
     _check_same_runs(runs, manifest, data.name, results)
     _check_runs(runs, data)
     name = str(doc.get("name", manifest.experiment))
-    title = str(doc.get("title", name))
-    title = tr(lang, title, str(doc.get("title_ja") or title))
+    title = in_language(doc, "title", lang, default=name)
     result = _result(name, title, results, manifest.protocol, data, len(runs))
     rows = {row["run"]: row for row in results.read_summary()}
     done = [r for r in runs if manifest.run(r.name)["state"] in DONE_STATES]

@@ -18,10 +18,10 @@ import os
 import re
 from pathlib import Path
 
-from koubai.i18n import language, t, tr
+from koubai.i18n import language, t
 from koubai.report.draw import config_key, run_configs
 from koubai.report.explain import collect_facts, fmt_acc, group_sentences
-from koubai.results import ResultsFolder
+from koubai.results import ResultsFolder, in_language
 
 STYLE = """
 *, *::before, *::after { box-sizing: border-box; }
@@ -206,10 +206,8 @@ def _clean_source(source: str) -> str:
 
 def _header(page: _Page) -> list[str]:
     spec = page.spec
-    title = spec.get("title") or spec.get("name", "experiment")
-    title = tr(page.lang, title, spec.get("title_ja") or title)
-    description = spec.get("description")
-    description = tr(page.lang, description, spec.get("description_ja") or description)
+    title = in_language(spec, "title", page.lang, default=spec.get("name", "experiment"))
+    description = in_language(spec, "description", page.lang)
     meta = (
         f"{page.tr('report.protocol')} <b>{_esc(spec.get('protocol', ''))}</b> · "
         f"{page.tr('report.data')} <b>{_esc(spec.get('dataset', ''))}</b> "
