@@ -486,14 +486,20 @@ def render(folder: ResultsFolder, *, lang: str, data=None) -> str:
     scripts = "".join(page.charts)
     if js:
         scripts += f"<script>{js}</script><script>{SCRIPT}</script>"
-    name = _esc(page.spec.get("name", ""))
+    body = (
+        f"<noscript><p class='note'>{_esc(t('report.nojs', lang))}</p></noscript>"
+        f"{''.join(parts)}<p class='note'>{_esc(t('report.footer', lang))}</p>{scripts}"
+    )
+    return page_html(lang, f"koubai — {page.spec.get('name', '')}", body)
+
+
+def page_html(lang: str, title: str, body: str) -> str:
+    """A whole page in ``lang``: koubai's style, sized for phones too, ``title`` escaped,
+    ``body`` as given (HTML)."""
     return (
         f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>koubai — {name}</title><style>{STYLE}</style></head><body>"
-        f"<noscript><p class='note'>{_esc(t('report.nojs', lang))}</p></noscript>"
-        f"{''.join(parts)}<p class='note'>{_esc(t('report.footer', lang))}</p>"
-        f"{scripts}</body></html>"
+        f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
     )
 
 

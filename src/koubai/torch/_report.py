@@ -36,7 +36,7 @@ def draw_figures(records: dict, folder: Path, *, lang: str = "en") -> list[Path]
 def write_monitor_report(monitor, folder: Path, *, lang: str = "en") -> Path:
     """Write the monitor's results folder; return the path of its ``report.html`` (in
     ``lang``, styled and laid out as koubai's experiment reports, phones included)."""
-    from koubai.report.html import STYLE, figure_html, findings_html
+    from koubai.report.html import figure_html, findings_html, page_html
 
     folder.mkdir(parents=True, exist_ok=True)
     arrays = monitor.arrays()
@@ -63,10 +63,5 @@ def write_monitor_report(monitor, folder: Path, *, lang: str = "en") -> Path:
             f"<h2>{html.escape(t(f'monitor.{path.stem}', lang))}</h2>",
             figure_html(path, t(f"monitor.{path.stem}.note", lang), f"figure-{path.stem}"),
         ]
-    page = (
-        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(t('monitor.page_title', lang))}</title><style>{STYLE}</style></head>"
-        f"<body>{''.join(parts)}</body></html>"
-    )
+    page = page_html(lang, t("monitor.page_title", lang), "".join(parts))
     return atomic_write(folder / ResultsFolder.REPORT, page)
