@@ -100,8 +100,18 @@ def check_language(lang: Any) -> str:
 def check_choice(value: Any, what: str, valid) -> str:
     """One of ``valid`` (a collection of names)."""
     if not isinstance(value, str) or value not in valid:
-        raise ConfigError(f"unknown {what} {value!r}; choose one of {sorted(valid)}")
+        raise ConfigError(
+            f"unknown {what} {value!r}{did_you_mean(value, valid)}; choose one of {sorted(valid)}"
+        )
     return value
+
+
+def did_you_mean(got: Any, known) -> str:
+    """`` (did you mean 'activation'?)`` for a near miss of one of ``known``, else ``""``."""
+    import difflib
+
+    near = difflib.get_close_matches(str(got), [str(k) for k in known], n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def check_numeric_dtype(dtype: Any, what: str = "dtype") -> np.dtype:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from koubai.checks import check_choice, did_you_mean
 from koubai.errors import ConfigError, ResultsError
 from koubai.results import RUN_STATES, ResultsFolder, process_gone
 
@@ -265,14 +266,14 @@ class Store:
             self._check_where_key(key)
             clause, value = _where(key, value)
             if key == "status":
-                _check_status(value)
+                check_choice(value, "status", RUN_STATES)
             clauses.append(clause)
             args.append(value)
         if experiment is not None:
             clauses.append("(experiment = ? OR folder LIKE ?)")
             args += [experiment, f"%/{experiment}"]
         if status is not None:
-            _check_status(status)
+            check_choice(status, "status", RUN_STATES)
             clauses.append("status = ?")
             args.append(status)
         return f"{head} FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else ""), args
@@ -292,7 +293,7 @@ class Store:
         fields = config_fields()
         if key not in fields:
             raise ConfigError(
-                f"unknown --where key {key!r}{_did_you_mean(key, (*COLUMNS, *fields))}; choose "
+                f"unknown --where key {key!r}{did_you_mean(key, (*COLUMNS, *fields))}; choose "
                 f"a configuration field ({', '.join(fields)}) or one of {', '.join(COLUMNS)}"
             )
 
@@ -347,23 +348,6 @@ def config_fields() -> tuple[str, ...]:
     from koubai.training.config import TrainConfig
 
     return tuple(f.name for f in dataclasses.fields(TrainConfig))
-
-
-def _did_you_mean(got: str, known: Sequence[str]) -> str:
-    """`` (did you mean 'activation'?)`` for a near miss of one of ``known``, else ``""``."""
-    import difflib
-
-    near = difflib.get_close_matches(got, known, n=1)
-    return f" (did you mean {near[0]!r}?)" if near else ""
-
-
-def _check_status(status: Any) -> None:
-    """Refuse a status that no run can have (see :data:`~koubai.results.RUN_STATES`)."""
-    if status not in RUN_STATES:
-        raise ConfigError(
-            f"unknown status {status!r}{_did_you_mean(str(status), RUN_STATES)}; choose one "
-            f"of {', '.join(RUN_STATES)}"
-        )
 
 
 def _parse_where(item: str) -> tuple[str, Any]:
