@@ -110,25 +110,25 @@ class Claim:
     def paper(self, lang: str) -> str:
         """The paper's value in ``lang``."""
         value = self.paper_value
-        return value if isinstance(value, str) else value[1 if lang == "ja" else 0]
+        return value if isinstance(value, str) else tr(lang, *value)
 
     def row(self, lang: str = "en") -> dict[str, str]:
         """The ``claims.csv`` row (English; ``lang="ja"``: the texts in Japanese, the verdict
         in words, as the Japanese report shows them)."""
-        i = 1 if lang == "ja" else 0
         inconclusive = tr(lang, " Inconclusive: ", "判定できない：")
-        note = self.note[i] + (f"{inconclusive}{self.override[i]}" if self.override else "")
+        note = tr(lang, *self.note)
+        note += f"{inconclusive}{tr(lang, *self.override)}" if self.override else ""
         band = tr(
             lang,
             f" Reproduced when the value ± spread lies in {self.band.text()}.",
             f"値 ± ばらつきが {self.band.text()} に収まれば再現とする。",
         )
         return {
-            "claim": self.claim[i],
+            "claim": tr(lang, *self.claim),
             "paper_value": self.paper(lang),
             "measured": _num(self.measured),
             "spread": _num(self.spread),
-            "reproduced": self.reproduced if i == 0 else VERDICT_WORDS[self.reproduced][1],
+            "reproduced": tr(lang, self.reproduced, VERDICT_WORDS[self.reproduced][1]),
             "note": f"{note}{band}",
         }
 
@@ -176,11 +176,11 @@ def claims_table(claims: Sequence[Claim], lang: str, title: str) -> NumberTable:
     ]
     rows = [
         [
-            c.claim[1 if lang == "ja" else 0],
+            tr(lang, *c.claim),
             c.paper(lang),
             _num(c.measured),
             _num(c.spread) or "-",
-            VERDICT_WORDS[c.reproduced][1 if lang == "ja" else 0],
+            tr(lang, *VERDICT_WORDS[c.reproduced]),
         ]
         for c in claims
     ]
